@@ -1,0 +1,73 @@
+import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import type { RawSql } from './quote.ts';
+
+export type { ClickHouseClient } from '@clickhouse/client';
+
+export const DEFAULT_CLICKHOUSE_URL = 'http://127.0.0.1:18123';
+export const DEFAULT_DATABASE = 'stint';
+
+export interface ClickHouseOptions {
+  /** `http://user:password@host:port`; default `CLICKHOUSE_URL` or the local stack's server. */
+  url?: string;
+  /** Database that unqualified names resolve to; default `CLICKHOUSE_DATABASE` or `stint`. */
+  database?: string;
+  requestTimeoutMs?: number;
+}
+
+export function clickhouseUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CLICKHOUSE_URL || DEFAULT_CLICKHOUSE_URL;
+}
+
+export function clickhouseDatabase(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CLICKHOUSE_DATABASE || DEFAULT_DATABASE;
+}
+
+/** The one client factory every part uses. */
+export function createClickHouse(options: ClickHouseOptions = {}): ClickHouseClient {
+  const url = new URL(options.url ?? clickhouseUrl());
+  const username = decodeURIComponent(url.username) || 'default';
+  const password = decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  return createClient({
+    url: url.toString().replace(/\/$/, ''),
+    username,
+    password,
+    database: options.database ?? clickhouseDatabase(),
+    request_timeout: options.requestTimeoutMs ?? 30_000,
+    // 18.16 rejects settings it does not know; send none by default.
+    clickhouse_settings: {},
+    compression: { request: false, response: false },
+  });
+}
+
+/** Runs a query built with `sql` and returns its rows (JSONEachRow). */
+export async function queryRows<T>(client: ClickHouseClient, query: RawSql | string): Promise<T[]> {
+  const rs = await client.query({ query: String(query), format: 'JSONEachRow' });
+  return rs.json<T>();
+}
+
+/** Runs a statement that returns nothing (DDL, ALTER, OPTIMIZE). */
+export async function exec(client: ClickHouseClient, statement: RawSql | string): Promise<void> {
+  await client.command({ query: String(statement) });
+}
+
+/** Inserts rows as JSONEachRow. `table` may be `db.table`; it is never built from input. */
+export async function insertRows(
+  client: ClickHouseClient,
+  table: string,
+  rows: readonly Record<string, unknown>[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await client.insert({ table, values: rows as Record<string, unknown>[], format: 'JSONEachRow' });
+}
+
+/** True when the server answers a trivial query. */
+export async function ping(client: ClickHouseClient): Promise<boolean> {
+  try {
+    const r = await client.ping();
+    return r.success;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,27 @@
+export {
+  type ClickHouseClient,
+  type ClickHouseOptions,
+  clickhouseDatabase,
+  clickhouseUrl,
+  createClickHouse,
+  DEFAULT_CLICKHOUSE_URL,
+  DEFAULT_DATABASE,
+  exec,
+  insertRows,
+  ping,
+  queryRows,
+} from './client.ts';
+export { type MigrateOptions, type MigrateResult, MigrationError, migrate } from './migrate.ts';
+export { type Migration, MIGRATIONS_DIR, readMigrations, splitStatements } from './migrations.ts';
+export {
+  ident,
+  join,
+  quote,
+  quoteIdentifier,
+  RawSql,
+  raw,
+  type SqlValue,
+  SqlQuoteError,
+  sql,
+  toDateTime,
+} from './quote.ts';

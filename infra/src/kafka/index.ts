@@ -1,0 +1,61 @@
+/**
+ * The Kafka seam. kafkajs is unmaintained upstream; everything else goes through these few functions
+ * so a later switch of client stays cheap.
+ */
+import { type Kafka as KafkaClient, Kafka, type KafkaConfig, logLevel } from 'kafkajs';
+
+export type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+
+export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:19092';
+
+export function kafkaBrokers(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.KAFKA_BROKERS || DEFAULT_KAFKA_BROKERS)
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+}
+
+export interface KafkaOptions {
+  clientId: string;
+  brokers?: string[];
+  /** Called for kafkajs' own warnings and errors (default: silent below error, to stderr). */
+  log?: (level: 'error' | 'warn' | 'info' | 'debug', message: string, extra: Record<string, unknown>) => void;
+  connectionTimeoutMs?: number;
+  retries?: number;
+}
+
+const LEVELS = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' } as const;
+
+export function createKafka(options: KafkaOptions): KafkaClient {
+  const config: KafkaConfig = {
+    clientId: options.clientId,
+    brokers: options.brokers ?? kafkaBrokers(),
+    connectionTimeout: options.connectionTimeoutMs ?? 3000,
+    requestTimeout: 10_000,
+    retry: { retries: options.retries ?? 8, initialRetryTime: 100, maxRetryTime: 2000 },
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry) => {
+      const level = LEVELS[entry.level as keyof typeof LEVELS] ?? 'info';
+      const { message, ...extra } = entry.log;
+      if (options.log) options.log(level, message, extra);
+      else if (level === 'error') process.stderr.write(`kafkajs ${entry.namespace}: ${message}\n`);
+    },
+  };
+  return new Kafka(config);
+}
+
+/** Creates the topic when missing (idempotent); waits for partition leaders. */
+export async function ensureTopic(kafka: KafkaClient, topic: string, partitions: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = await admin.listTopics();
+    if (existing.includes(topic)) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}

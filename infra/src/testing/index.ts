@@ -1,0 +1,69 @@
+/**
+ * Guard rails for tests against the real servers: every test gets its own freshly migrated
+ * `stint_test_*` database and its own Kafka topic, so test files can run side by side.
+ */
+import { randomBytes } from 'node:crypto';
+import { type ClickHouseClient, createClickHouse, exec } from '../clickhouse/client.ts';
+import { migrate } from '../clickhouse/migrate.ts';
+import { ident, sql } from '../clickhouse/quote.ts';
+
+export interface TestDatabase {
+  database: string;
+  /** A client whose default database is the test database. */
+  client: ClickHouseClient;
+  drop: () => Promise<void>;
+}
+
+function suffix(): string {
+  return `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+}
+
+function label(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 30);
+}
+
+export async function createTestDatabase(name: string): Promise<TestDatabase> {
+  const database = `stint_test_${label(name)}_${suffix()}`;
+  const admin = createClickHouse({ database: 'default' });
+  try {
+    await migrate({ client: admin, database });
+  } finally {
+    await admin.close();
+  }
+  const client = createClickHouse({ database });
+  return {
+    database,
+    client,
+    drop: async () => {
+      if (!database.startsWith('stint_test_')) throw new Error(`refusing to drop ${database}`);
+      await exec(client, sql`DROP DATABASE IF EXISTS ${ident(database)}`);
+      await client.close();
+    },
+  };
+}
+
+export function uniqueTopic(name: string): string {
+  return `test.${label(name)}.${suffix()}`;
+}
+
+/** Polls `fn` until it returns a value that is not undefined/false, or throws after the timeout. */
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  options: { timeoutMs?: number; intervalMs?: number; message?: string } = {},
+): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const why = lastError instanceof Error ? `: ${lastError.message}` : '';
+      throw new Error(`${options.message ?? 'condition not met'} within ${options.timeoutMs ?? 10_000} ms${why}`);
+    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
+  }
+}
