@@ -1,0 +1,79 @@
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createFileSaltStore, createMemorySaltStore } from '../src/enrich/salt-store.ts';
+import { historicalIds, liveIds, stablePartition, utcDay } from '../src/enrich/visitor-id.ts';
+
+const UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0';
+const at = (iso: string) => Date.parse(iso);
+
+describe('cookieless visitor ids', () => {
+  it('is stable within a day and different for another site, IP or user agent', () => {
+    const store = createMemorySaltStore(undefined, () => at('2025-03-10T12:00:00Z'));
+    const now = at('2025-03-10T12:00:00Z');
+    const a = liveIds(store, now, 'example.com', '1.2.3.4', UA);
+    expect(liveIds(store, now + 3600_000, 'example.com', '1.2.3.4', UA)).toEqual(a);
+    expect(liveIds(store, now, 'other.com', '1.2.3.4', UA).visitor_id).not.toBe(a.visitor_id);
+    expect(liveIds(store, now, 'example.com', '1.2.3.5', UA).visitor_id).not.toBe(a.visitor_id);
+    expect(liveIds(store, now, 'example.com', '1.2.3.4', `${UA} x`).visitor_id).not.toBe(a.visitor_id);
+    expect(a.visitor_id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it('links a visit across midnight: the new day carries the old id as prev_visitor_id', () => {
+    let now = at('2025-03-10T23:59:00Z');
+    const store = createMemorySaltStore(undefined, () => now);
+    const before = liveIds(store, now, 'example.com', '1.2.3.4', UA);
+    now = at('2025-03-11T00:01:00Z');
+    const after = liveIds(store, now, 'example.com', '1.2.3.4', UA);
+    expect(after.visitor_id).not.toBe(before.visitor_id);
+    expect(after.prev_visitor_id).toBe(before.visitor_id);
+  });
+
+  it('keeps the Kafka partition of a visitor unchanged across the rotation', () => {
+    const secret = Buffer.alloc(32, 7);
+    const p = stablePartition(secret, 'example.com', '1.2.3.4', UA, 12);
+    expect(stablePartition(secret, 'example.com', '1.2.3.4', UA, 12)).toBe(p);
+    const spread = new Set(
+      Array.from({ length: 200 }, (_, i) => stablePartition(secret, 'example.com', `10.0.0.${i}`, UA, 12)),
+    );
+    expect(spread.size).toBe(12);
+  });
+
+  it('derives historical ids deterministically from the install secret and the event day', () => {
+    const secret = Buffer.alloc(32, 1);
+    const a = historicalIds(secret, at('2024-01-05T10:00:00Z'), 'example.com', '1.2.3.4', UA);
+    expect(historicalIds(secret, at('2024-01-05T22:00:00Z'), 'example.com', '1.2.3.4', UA)).toEqual(a);
+    const next = historicalIds(secret, at('2024-01-06T01:00:00Z'), 'example.com', '1.2.3.4', UA);
+    expect(next.prev_visitor_id).toBe(a.visitor_id);
+    expect(
+      historicalIds(Buffer.alloc(32, 2), at('2024-01-05T10:00:00Z'), 'example.com', '1.2.3.4', UA),
+    ).not.toEqual(a);
+  });
+});
+
+describe('the salt file', () => {
+  it('survives a restart, rotates daily and deletes salts older than yesterday', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'stint-salts-')), 'collector', 'salts.json');
+    let now = at('2025-03-10T08:00:00Z');
+    const first = createFileSaltStore(path, () => now);
+    const day1 = first.saltFor(utcDay(now));
+    expect(day1).not.toBeNull();
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+
+    const again = createFileSaltStore(path, () => now);
+    expect(again.saltFor(utcDay(now))?.equals(day1 as Buffer)).toBe(true);
+    expect(again.secret.equals(first.secret)).toBe(true);
+
+    now = at('2025-03-11T08:00:00Z');
+    expect(again.saltFor('2025-03-10')?.equals(day1 as Buffer)).toBe(true);
+    expect(again.days()).toEqual(['2025-03-10', '2025-03-11']);
+
+    now = at('2025-03-12T08:00:00Z');
+    again.saltFor('2025-03-12');
+    expect(again.days()).toEqual(['2025-03-11', '2025-03-12']);
+    expect(again.saltFor('2025-03-10')).toBeNull();
+    const onDisk = JSON.parse(readFileSync(path, 'utf8')) as { salts: Record<string, string> };
+    expect(Object.keys(onDisk.salts).sort()).toEqual(['2025-03-11', '2025-03-12']);
+  });
+});
