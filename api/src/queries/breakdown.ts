@@ -1,0 +1,109 @@
+import { type RawSql, raw, sql } from '@stint/infra/clickhouse';
+import { dateTime, eventsUntil, type ReportParams, ratio, sessionSelection, tables } from './common.ts';
+
+export const BREAKDOWNS = [
+  'page',
+  'entry_page',
+  'exit_page',
+  'source',
+  'medium',
+  'campaign',
+  'referrer',
+  'country',
+  'device',
+  'browser',
+  'os',
+  'start_reason',
+] as const;
+export type Breakdown = (typeof BREAKDOWNS)[number];
+
+/** The `sessions` column of each session-level breakdown (`page` is per page view, see below). */
+const BREAKDOWN_COLUMNS: Record<Exclude<Breakdown, 'page'>, string> = {
+  entry_page: 'entry_path',
+  exit_page: 'exit_path',
+  source: 'source',
+  medium: 'medium',
+  campaign: 'campaign',
+  referrer: 'referrer_host',
+  country: 'country',
+  device: 'device',
+  browser: 'browser',
+  os: 'os',
+  start_reason: 'start_reason',
+};
+
+export const BREAKDOWN_COLUMNS_OUT = [
+  'key',
+  'visitors',
+  'sessions',
+  'pageviews',
+  'bounce_rate',
+  'avg_duration_s',
+  'engagement_rate',
+] as const;
+
+function finish(grouped: RawSql, limit: number): RawSql {
+  return sql`
+SELECT
+  key, visitors, sessions, pageviews,
+  ${ratio('bounces', 'sessions')} AS bounce_rate,
+  ${ratio('total_duration_s', 'sessions')} AS avg_duration_s,
+  ${ratio('engaged_sessions', 'sessions')} AS engagement_rate
+FROM (${grouped})
+ORDER BY visitors DESC, sessions DESC, key
+LIMIT ${limit}`;
+}
+
+/**
+ * The top `limit` values of a dimension, by visitors. For `page` a session counts for every path it
+ * viewed (its page views of that path in `pageviews`); for the others, once under its own value.
+ */
+export function breakdownQuery(p: ReportParams, by: Breakdown, limit: number): RawSql {
+  const { sessions, events } = tables(p.database);
+  const selection = sessionSelection(p);
+  if (by === 'page') {
+    return finish(
+      sql`
+SELECT
+  path AS key,
+  uniqExact(s_visitor_id) AS visitors,
+  count() AS sessions,
+  sum(path_pageviews) AS pageviews,
+  sum(s_is_bounce) AS bounces,
+  sum(s_duration_s) AS total_duration_s,
+  sum(s_is_engaged) AS engaged_sessions
+FROM
+(
+  SELECT session_id, path, count() AS path_pageviews
+  FROM ${events}
+  WHERE site_id = ${p.site} AND name = 'pageview' AND ts >= ${dateTime(p.from)} AND ts < ${eventsUntil(p)}
+    AND session_id IN (SELECT session_id FROM ${sessions} WHERE ${selection})
+  GROUP BY session_id, path
+) AS pv
+ANY INNER JOIN
+(
+  SELECT session_id, visitor_id AS s_visitor_id, is_bounce AS s_is_bounce, duration_s AS s_duration_s,
+    is_engaged AS s_is_engaged
+  FROM ${sessions}
+  WHERE ${selection}
+) AS s USING session_id
+GROUP BY key`,
+      limit,
+    );
+  }
+  return finish(
+    sql`
+SELECT
+  ${raw(BREAKDOWN_COLUMNS[by])} AS key,
+  uniqExact(visitor_id) AS visitors,
+  count() AS sessions,
+  sum(pageviews) AS pageviews,
+  sum(is_bounce) AS bounces,
+  sum(duration_s) AS total_duration_s,
+  sum(is_engaged) AS engaged_sessions
+FROM ${sessions}
+WHERE ${selection}
+GROUP BY key`,
+    limit,
+  );
+}

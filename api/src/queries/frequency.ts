@@ -1,0 +1,75 @@
+import { type RawSql, raw, sql } from '@stint/infra/clickhouse';
+import { dateTime, type ReportParams, sessionSelection, tables } from './common.ts';
+
+/** Sessions per visitor in the range: `[min, max]`, the last one open. */
+export const SESSIONS_PER_VISITOR_BUCKETS = [
+  { label: '1', min: 1, max: 1 },
+  { label: '2', min: 2, max: 2 },
+  { label: '3-5', min: 3, max: 5 },
+  { label: '6-10', min: 6, max: 10 },
+  { label: '11+', min: 11, max: null },
+] as const;
+
+/** Whole days (86 400 s) since the visitor's previous session: `[min_days, max_days]`, the last open. */
+export const DAYS_SINCE_PREVIOUS_BUCKETS = [
+  { label: '0', min_days: 0, max_days: 0 },
+  { label: '1', min_days: 1, max_days: 1 },
+  { label: '2-7', min_days: 2, max_days: 7 },
+  { label: '8-30', min_days: 8, max_days: 30 },
+  { label: '31+', min_days: 31, max_days: null },
+] as const;
+
+function bucketCounts(
+  column: string,
+  buckets: readonly { min: number; max: number | null }[],
+): RawSql {
+  const parts = buckets.map((b, i) =>
+    b.max === null
+      ? `countIf(${column} >= ${b.min}) AS b${i}`
+      : `countIf(${column} >= ${b.min} AND ${column} <= ${b.max}) AS b${i}`,
+  );
+  // Column expressions and bounds are constants of this module, never input.
+  return raw(parts.join(',\n  '));
+}
+
+/** One row: `visitors`, `b0`…`b4` (visitors by their number of selected sessions). */
+export function sessionsPerVisitorQuery(p: ReportParams): RawSql {
+  const { sessions } = tables(p.database);
+  return sql`
+SELECT count() AS visitors, ${bucketCounts('n', SESSIONS_PER_VISITOR_BUCKETS)}
+FROM (SELECT visitor_id, count() AS n FROM ${sessions} WHERE ${sessionSelection(p)} GROUP BY visitor_id)`;
+}
+
+/**
+ * One row: `sessions`, `first_sessions` (no earlier session at all), `b0`…`b4` (sessions by whole days
+ * since the start of the same visitor's previous session, of any kind and at any time). Without window
+ * functions: each visitor's session starts are sorted in an array with a "selected" flag, and
+ * `arrayDifference` gives the gap to the previous start.
+ */
+export function daysSincePreviousQuery(p: ReportParams): RawSql {
+  const { sessions } = tables(p.database);
+  const selection = sessionSelection(p);
+  const buckets = DAYS_SINCE_PREVIOUS_BUCKETS.map((b) => ({ min: b.min_days, max: b.max_days }));
+  return sql`
+SELECT
+  count() AS sessions,
+  countIf(idx = 1) AS first_sessions,
+  ${bucketCounts('if(idx = 1, -1, intDiv(gap_s, 86400))', buckets)}
+FROM
+(
+  SELECT visitor_id, arraySort(groupArray((t, selected))) AS visits
+  FROM
+  (
+    SELECT visitor_id, toUInt32(started_at) AS t, toUInt8(${selection}) AS selected
+    FROM ${sessions}
+    WHERE site_id = ${p.site} AND started_at < ${dateTime(p.to)}
+      AND visitor_id IN (SELECT visitor_id FROM ${sessions} WHERE ${selection})
+  )
+  GROUP BY visitor_id
+)
+ARRAY JOIN
+  arrayMap(x -> tupleElement(x, 2), visits) AS sel,
+  arrayDifference(arrayMap(x -> toInt64(tupleElement(x, 1)), visits)) AS gap_s,
+  arrayEnumerate(visits) AS idx
+WHERE sel = 1`;
+}

@@ -1,0 +1,220 @@
+/**
+ * The session rules as pure functions over one visitor's events sorted by event time:
+ * where sessions split, why, and what a session row says. No state, no I/O.
+ */
+import { createHash } from 'node:crypto';
+import { isConversion, type KafkaEvent, PAGEVIEW } from '@stint/collector/contract';
+import type { EventRow, SessionRow, SiteSettings, StartReason } from './types.ts';
+
+/** Engaged time from which a session is engaged (GA4) and no longer a bounce. */
+export const ENGAGED_MS = 10_000;
+
+export interface HeldEvent {
+  e: KafkaEvent;
+  offset: number;
+  /** The session id last written for this event ('' before the first write). */
+  writtenSession: string;
+  /** Local calendar day in the site's time zone, computed on demand. */
+  day?: string;
+}
+
+/** Total order of one visitor's events: event time, then event id (ties must not depend on arrival). */
+export function compareHeld(a: HeldEvent, b: HeldEvent): number {
+  return a.e.ts - b.e.ts || (a.e.event_id < b.e.event_id ? -1 : a.e.event_id > b.e.event_id ? 1 : 0);
+}
+
+/** Deterministic session id: a hash of site, visitor and the event that opened the session. */
+export function sessionId(site: string, visitor: string, openingEventId: string): string {
+  return createHash('sha256')
+    .update(`${site}\u001f${visitor}\u001f${openingEventId}`)
+    .digest('hex')
+    .slice(0, 32);
+}
+
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+/** The calendar day (YYYY-MM-DD) of `ts` in `timeZone`. */
+export function localDay(ts: number, timeZone: string): string {
+  let f = dayFormats.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    dayFormats.set(timeZone, f);
+  }
+  return f.format(ts);
+}
+
+function dayOf(h: HeldEvent, timeZone: string): string {
+  h.day ??= localDay(h.e.ts, timeZone);
+  return h.day;
+}
+
+function bareHost(host: string): string {
+  return host.startsWith('www.') ? host.slice(4) : host;
+}
+
+/**
+ * The campaign an event carries, or null when it carries none. Only page views count: a new
+ * non-empty UTM campaign, or a referrer from another host (a new external referrer).
+ */
+export function campaignOf(e: KafkaEvent): string | null {
+  if (e.name !== PAGEVIEW) return null;
+  if (e.utm_campaign !== '') return `c:${e.utm_campaign}`;
+  if (e.referrer_host !== '' && bareHost(e.referrer_host) !== bareHost(e.hostname))
+    return `r:${e.referrer_host}`;
+  return null;
+}
+
+export interface Span {
+  start: number;
+  /** Exclusive. */
+  end: number;
+  reason: StartReason;
+}
+
+/** Splits one visitor's sorted events into sessions. */
+export function splitSessions(events: readonly HeldEvent[], s: SiteSettings): Span[] {
+  const spans: Span[] = [];
+  let cur: Span | undefined;
+  let startTs = 0;
+  let lastTs = 0;
+  let campaign = '';
+  for (let i = 0; i < events.length; i++) {
+    const h = events[i] as HeldEvent;
+    const ts = h.e.ts;
+    let reason: StartReason | null = null;
+    if (!cur) reason = 'first_visit';
+    else if (ts - lastTs > s.gapMs) reason = 'inactivity';
+    else if (ts - startTs >= s.maxLengthMs) reason = 'max_length';
+    else if (s.splitMidnight && dayOf(h, s.timeZone) !== dayOf(events[i - 1] as HeldEvent, s.timeZone))
+      reason = 'midnight';
+    else if (s.splitCampaign) {
+      const c = campaignOf(h.e);
+      if (c !== null && c !== campaign) reason = 'campaign';
+    }
+    if (reason !== null) {
+      if (cur) cur.end = i;
+      cur = { start: i, end: events.length, reason };
+      spans.push(cur);
+      startTs = ts;
+      campaign = campaignOf(h.e) ?? '';
+    } else {
+      const c = campaignOf(h.e);
+      if (c !== null) campaign = c;
+    }
+    lastTs = ts;
+  }
+  return spans;
+}
+
+/** UTC `YYYY-MM-DD hh:mm:ss` for ClickHouse DateTime columns. */
+export function dateTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** A session row without version and updated_at, which the caller adds. */
+export type SessionContent = Omit<SessionRow, 'version' | 'updated_at'>;
+
+export function sessionContent(
+  events: readonly HeldEvent[],
+  span: Span,
+  isFinal: boolean,
+): { id: string; content: SessionContent; lastTs: number } {
+  const first = (events[span.start] as HeldEvent).e;
+  const last = (events[span.end - 1] as HeldEvent).e;
+  let pageviews = 0;
+  let engaged = 0;
+  let maxScroll = 0;
+  let conversion = false;
+  let entry = '';
+  let exit = '';
+  for (let i = span.start; i < span.end; i++) {
+    const e = (events[i] as HeldEvent).e;
+    if (e.name === PAGEVIEW) {
+      pageviews++;
+      if (pageviews === 1) entry = e.path;
+      exit = e.path;
+    } else if (isConversion(e.name)) conversion = true;
+    engaged += e.engaged_ms;
+    if (e.scroll_depth > maxScroll) maxScroll = e.scroll_depth;
+  }
+  // A session without a page view (only custom events) still has an entry: its first event's path.
+  if (pageviews === 0) {
+    entry = first.path;
+    exit = last.path;
+  }
+  const id = sessionId(first.site_id, first.visitor_id, first.event_id);
+  return {
+    id,
+    lastTs: last.ts,
+    content: {
+      site_id: first.site_id,
+      session_id: id,
+      visitor_id: first.visitor_id,
+      started_at: dateTime(first.ts),
+      ended_at: dateTime(last.ts),
+      duration_s: Math.floor((last.ts - first.ts) / 1000),
+      pageviews,
+      events: span.end - span.start,
+      engaged_ms: engaged,
+      max_scroll_depth: maxScroll,
+      entry_path: entry,
+      exit_path: exit,
+      is_bounce: pageviews === 1 && !conversion && engaged < ENGAGED_MS ? 1 : 0,
+      is_engaged: engaged >= ENGAGED_MS || pageviews >= 2 || conversion ? 1 : 0,
+      has_conversion: conversion ? 1 : 0,
+      source: first.source,
+      medium: first.medium,
+      channel: first.channel,
+      campaign: first.campaign,
+      referrer_host: first.referrer_host,
+      utm_source: first.utm_source,
+      utm_medium: first.utm_medium,
+      utm_campaign: first.utm_campaign,
+      utm_content: first.utm_content,
+      utm_term: first.utm_term,
+      country: first.country,
+      region: first.region,
+      device: first.device,
+      browser: first.browser,
+      os: first.os,
+      start_reason: span.reason,
+      is_final: isFinal ? 1 : 0,
+      deleted: 0,
+    },
+  };
+}
+
+export function eventRow(e: KafkaEvent, session: string, version: number): EventRow {
+  return {
+    site_id: e.site_id,
+    event_id: e.event_id,
+    ts: dateTime(e.ts),
+    ts_ms: e.ts,
+    received_at: dateTime(e.received_at),
+    session_id: session,
+    visitor_id: e.visitor_id,
+    name: e.name,
+    url: e.url,
+    path: e.path,
+    hostname: e.hostname,
+    referrer: e.referrer,
+    referrer_host: e.referrer_host,
+    source: e.source,
+    medium: e.medium,
+    channel: e.channel,
+    campaign: e.campaign,
+    utm_source: e.utm_source,
+    utm_medium: e.utm_medium,
+    utm_campaign: e.utm_campaign,
+    utm_content: e.utm_content,
+    utm_term: e.utm_term,
+    engaged_ms: e.engaged_ms,
+    scroll_depth: e.scroll_depth,
+    props: JSON.stringify(e.props),
+    country: e.country,
+    region: e.region,
+    device: e.device,
+    browser: e.browser,
+    os: e.os,
+    version,
+  };
+}
