@@ -1,9 +1,18 @@
 import type { Command } from 'commander';
 import { clickhouseDatabase, createClickHouse } from '../clickhouse/client.ts';
 import { addSite, listSites, parseDuration } from '../registry/sites.ts';
-import { ALL_SITES, createToken, listTokens, revokeToken, TOKEN_SCOPES, type TokenScope } from '../registry/tokens.ts';
+import {
+  ALL_SITES,
+  createToken,
+  listTokens,
+  revokeToken,
+  TOKEN_SCOPES,
+  type TokenScope,
+} from '../registry/tokens.ts';
 
-async function withClient<T>(fn: (client: ReturnType<typeof createClickHouse>, database: string) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  fn: (client: ReturnType<typeof createClickHouse>, database: string) => Promise<T>,
+): Promise<T> {
   const database = clickhouseDatabase();
   const client = createClickHouse({ database });
   try {
@@ -23,19 +32,30 @@ export function registerAdminCommands(program: Command): void {
     .option('--max-length <duration>', 'maximum session length', '24h')
     .option('--split-midnight', 'start a new session at local midnight', false)
     .option('--split-campaign', 'start a new session when the campaign or external referrer changes', false)
-    .action(async (site: string, o: { timezone: string; gap: string; maxLength: string; splitMidnight: boolean; splitCampaign: boolean }) => {
-      const saved = await withClient((c, db) =>
-        addSite(c, db, {
-          site_id: site,
-          timezone: o.timezone,
-          gap_s: parseDuration(o.gap),
-          max_length_s: parseDuration(o.maxLength),
-          split_midnight: o.splitMidnight,
-          split_campaign: o.splitCampaign,
-        }),
-      );
-      process.stdout.write(`${JSON.stringify(saved)}\n`);
-    });
+    .action(
+      async (
+        site: string,
+        o: {
+          timezone: string;
+          gap: string;
+          maxLength: string;
+          splitMidnight: boolean;
+          splitCampaign: boolean;
+        },
+      ) => {
+        const saved = await withClient((c, db) =>
+          addSite(c, db, {
+            site_id: site,
+            timezone: o.timezone,
+            gap_s: parseDuration(o.gap),
+            max_length_s: parseDuration(o.maxLength),
+            split_midnight: o.splitMidnight,
+            split_campaign: o.splitCampaign,
+          }),
+        );
+        process.stdout.write(`${JSON.stringify(saved)}\n`);
+      },
+    );
   sites
     .command('list')
     .description('list registered sites')
@@ -43,7 +63,9 @@ export function registerAdminCommands(program: Command): void {
       for (const s of await withClient(listSites)) process.stdout.write(`${JSON.stringify(s)}\n`);
     });
 
-  const tokens = program.command('tokens').description('API tokens (stored hashed; the secret is shown once)');
+  const tokens = program
+    .command('tokens')
+    .description('API tokens (stored hashed; the secret is shown once)');
   tokens
     .command('create')
     .description('create a token')
@@ -51,9 +73,14 @@ export function registerAdminCommands(program: Command): void {
     .requiredOption('--scope <scope>', `one of ${TOKEN_SCOPES.join(', ')}`)
     .option('--label <text>', 'a note to recognise the token by', '')
     .action(async (o: { site: string; scope: string; label: string }) => {
-      if (!TOKEN_SCOPES.includes(o.scope as TokenScope)) throw new Error(`--scope must be one of ${TOKEN_SCOPES.join(', ')}`);
-      const t = await withClient((c, db) => createToken(c, db, { site: o.site, scope: o.scope as TokenScope, label: o.label }));
-      process.stderr.write(`token ${t.id} created for ${o.site} (${o.scope}); the secret below is shown only once:\n`);
+      if (!TOKEN_SCOPES.includes(o.scope as TokenScope))
+        throw new Error(`--scope must be one of ${TOKEN_SCOPES.join(', ')}`);
+      const t = await withClient((c, db) =>
+        createToken(c, db, { site: o.site, scope: o.scope as TokenScope, label: o.label }),
+      );
+      process.stderr.write(
+        `token ${t.id} created for ${o.site} (${o.scope}); the secret below is shown only once:\n`,
+      );
       process.stdout.write(`${t.secret}\n`);
     });
   tokens

@@ -12,7 +12,9 @@ import { registerStackCommands } from './stack.ts';
 const PARTS = ['collector', 'sessionizer', 'api', 'dashboards', 'e2e', 'bench'];
 
 const program = new Command('stint')
-  .description('Stint: self-hosted web-analytics sessions (snippet → collector → Kafka → sessionizer → ClickHouse)')
+  .description(
+    'Stint: self-hosted web-analytics sessions (snippet → collector → Kafka → sessionizer → ClickHouse)',
+  )
   .showHelpAfterError();
 
 registerStackCommands(program);

@@ -2,7 +2,16 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { createClickHouse } from '../clickhouse/client.ts';
 import { migrate } from '../clickhouse/migrate.ts';
-import { clickhouseVersion, kafkaVersion, PORTS, stackDown, stackLogs, stackStatus, stackUp, stintHome } from '../stack/index.ts';
+import {
+  clickhouseVersion,
+  kafkaVersion,
+  PORTS,
+  stackDown,
+  stackLogs,
+  stackStatus,
+  stackUp,
+  stintHome,
+} from '../stack/index.ts';
 
 const say = (m: string) => process.stderr.write(`stint: ${m}\n`);
 
@@ -10,7 +19,9 @@ export async function upAndMigrate(): Promise<void> {
   const r = await stackUp(say);
   say(
     `Kafka ${r.kafka === 'external' ? `external (${process.env.KAFKA_BROKERS})` : `${kafkaVersion()} ${r.kafka} on 127.0.0.1:${PORTS.kafka}`}; ClickHouse ${
-      r.clickhouse === 'external' ? 'external' : `${await clickhouseVersion()} ${r.clickhouse} on http://127.0.0.1:${PORTS.clickhouseHttp}`
+      r.clickhouse === 'external'
+        ? 'external'
+        : `${await clickhouseVersion()} ${r.clickhouse} on http://127.0.0.1:${PORTS.clickhouseHttp}`
     } (${(r.ms / 1000).toFixed(1)} s)`,
   );
   await runMigrations();
@@ -20,7 +31,9 @@ export async function runMigrations(database = process.env.CLICKHOUSE_DATABASE |
   const client = createClickHouse({ database: 'default' });
   try {
     const res = await migrate({ client, database, log: (m) => say(`${database}: ${m}`) });
-    say(`migrations: ${res.applied.length} applied, ${res.skipped.length} already applied (database ${database})`);
+    say(
+      `migrations: ${res.applied.length} applied, ${res.skipped.length} already applied (database ${database})`,
+    );
   } finally {
     await client.close();
   }
@@ -41,7 +54,9 @@ export function registerStackCommands(program: Command): void {
     .description('stop Kafka and ClickHouse (data is kept)')
     .action(async () => {
       const r = await stackDown();
-      say(`Kafka ${r.kafka ? 'stopped' : 'was not running'}; ClickHouse ${r.clickhouse ? 'stopped' : 'was not running'}; data kept in ${stintHome()}`);
+      say(
+        `Kafka ${r.kafka ? 'stopped' : 'was not running'}; ClickHouse ${r.clickhouse ? 'stopped' : 'was not running'}; data kept in ${stintHome()}`,
+      );
     });
   stack
     .command('status')
@@ -51,12 +66,14 @@ export function registerStackCommands(program: Command): void {
     });
   stack
     .command('logs')
-    .description('print the servers\' log files (tail -f with --follow)')
+    .description("print the servers' log files (tail -f with --follow)")
     .option('-f, --follow', 'keep following')
     .option('-n, --lines <n>', 'lines per file', '40')
     .action(async (opts: { follow?: boolean; lines: string }) => {
       const files = Object.values(stackLogs());
-      const child = spawn('tail', ['-n', opts.lines, ...(opts.follow ? ['-F'] : []), ...files], { stdio: 'inherit' });
+      const child = spawn('tail', ['-n', opts.lines, ...(opts.follow ? ['-F'] : []), ...files], {
+        stdio: 'inherit',
+      });
       await new Promise((r) => child.on('exit', r));
     });
   program

@@ -12,7 +12,7 @@ export {
   queryRows,
 } from './client.ts';
 export { type MigrateOptions, type MigrateResult, MigrationError, migrate } from './migrate.ts';
-export { type Migration, MIGRATIONS_DIR, readMigrations, splitStatements } from './migrations.ts';
+export { MIGRATIONS_DIR, type Migration, readMigrations, splitStatements } from './migrations.ts';
 export {
   ident,
   join,
@@ -20,8 +20,8 @@ export {
   quoteIdentifier,
   RawSql,
   raw,
-  type SqlValue,
   SqlQuoteError,
+  type SqlValue,
   sql,
   toDateTime,
 } from './quote.ts';

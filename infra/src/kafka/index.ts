@@ -2,7 +2,7 @@
  * The Kafka seam. kafkajs is unmaintained upstream; everything else goes through these few functions
  * so a later switch of client stays cheap.
  */
-import { type Kafka as KafkaClient, Kafka, type KafkaConfig, logLevel } from 'kafkajs';
+import { Kafka, type Kafka as KafkaClient, type KafkaConfig, logLevel } from 'kafkajs';
 
 export type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 
@@ -24,7 +24,12 @@ export interface KafkaOptions {
   retries?: number;
 }
 
-const LEVELS = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' } as const;
+const LEVELS = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+} as const;
 
 export function createKafka(options: KafkaOptions): KafkaClient {
   const config: KafkaConfig = {

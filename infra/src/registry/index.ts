@@ -1,4 +1,12 @@
-export { addSite, getSite, listSites, parseDuration, SITE_ID, type SiteSettings, SiteSettingsSchema } from './sites.ts';
+export {
+  addSite,
+  getSite,
+  listSites,
+  parseDuration,
+  SITE_ID,
+  type SiteSettings,
+  SiteSettingsSchema,
+} from './sites.ts';
 export {
   ALL_SITES,
   createToken,

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { type ClickHouseClient, queryRows } from '../clickhouse/client.ts';
-import { insertRows } from '../clickhouse/client.ts';
+import { type ClickHouseClient, insertRows, queryRows } from '../clickhouse/client.ts';
 import { ident, sql, toDateTime } from '../clickhouse/quote.ts';
 
 export const SITE_ID = z
@@ -21,8 +20,18 @@ function isTimeZone(tz: string): boolean {
 export const SiteSettingsSchema = z.object({
   site_id: SITE_ID,
   timezone: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Europe/Berlin)').default('UTC'),
-  gap_s: z.number().int().min(60).max(24 * 3600).default(1800),
-  max_length_s: z.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600),
+  gap_s: z
+    .number()
+    .int()
+    .min(60)
+    .max(24 * 3600)
+    .default(1800),
+  max_length_s: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(24 * 3600),
   split_midnight: z.boolean().default(false),
   split_campaign: z.boolean().default(false),
 });

@@ -4,7 +4,17 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { PORTS, stintHome } from './paths.ts';
-import { isAlive, isRoot, portOpen, readPid, run, startDaemon, stopDaemon, waitUntil, which } from './process.ts';
+import {
+  isAlive,
+  isRoot,
+  portOpen,
+  readPid,
+  run,
+  startDaemon,
+  stopDaemon,
+  waitUntil,
+  which,
+} from './process.ts';
 
 export function clickhousePaths(home = stintHome()) {
   const dir = `${home}/clickhouse`;
@@ -32,7 +42,9 @@ interface ServerBinary {
 function findServer(): ServerBinary | null {
   const modern = which('clickhouse');
   if (modern) return { cmd: modern, args: ['server'], kind: 'modern' };
-  const legacy = which('clickhouse-server') ?? (existsSync('/usr/bin/clickhouse-server') ? '/usr/bin/clickhouse-server' : null);
+  const legacy =
+    which('clickhouse-server') ??
+    (existsSync('/usr/bin/clickhouse-server') ? '/usr/bin/clickhouse-server' : null);
   if (legacy) return { cmd: legacy, args: [], kind: 'debian' };
   return null;
 }
@@ -48,7 +60,9 @@ export function ensureClickHouseBinary(log: (m: string) => void): ServerBinary {
   }
   log('installing clickhouse-server with apt-get (first run only)…');
   run('apt-get', ['update', '-qq'], 'apt-get update failed', { quiet: true });
-  run('apt-get', ['install', '-y', '-qq', 'clickhouse-server'], 'apt-get install clickhouse-server failed', { quiet: true });
+  run('apt-get', ['install', '-y', '-qq', 'clickhouse-server'], 'apt-get install clickhouse-server failed', {
+    quiet: true,
+  });
   const installed = findServer();
   if (!installed) throw new Error('clickhouse-server was installed but is not on PATH');
   return installed;
@@ -56,7 +70,8 @@ export function ensureClickHouseBinary(log: (m: string) => void): ServerBinary {
 
 function writeConfig(): void {
   const p = clickhousePaths();
-  for (const d of [p.data, p.tmp, p.userFiles, p.formatSchemas, `${p.dir}/log`]) mkdirSync(d, { recursive: true });
+  for (const d of [p.data, p.tmp, p.userFiles, p.formatSchemas, `${p.dir}/log`])
+    mkdirSync(d, { recursive: true });
   // <yandex> is the root element 18.16 requires; current servers still accept it.
   writeFileSync(
     p.config,
@@ -150,14 +165,19 @@ export async function clickhouseStatus(): Promise<{ running: boolean; pid: numbe
   return { running: pid !== null, pid, ready: pid !== null && (await httpOk()) };
 }
 
-export async function clickhouseUp(log: (m: string) => void, timeoutMs = 60_000): Promise<'started' | 'running'> {
+export async function clickhouseUp(
+  log: (m: string) => void,
+  timeoutMs = 60_000,
+): Promise<'started' | 'running'> {
   const p = clickhousePaths();
   if ((await clickhouseStatus()).running) {
     await waitUntil('ClickHouse', httpOk, timeoutMs, p.errLog);
     return 'running';
   }
   if (await portOpen(PORTS.clickhouseHttp)) {
-    throw new Error(`port ${PORTS.clickhouseHttp} is taken by another process; stop it or set STINT_CLICKHOUSE_HTTP_PORT`);
+    throw new Error(
+      `port ${PORTS.clickhouseHttp} is taken by another process; stop it or set STINT_CLICKHOUSE_HTTP_PORT`,
+    );
   }
   const server = ensureClickHouseBinary(log);
   writeConfig();

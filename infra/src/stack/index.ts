@@ -1,8 +1,14 @@
-import { clickhouseDown, clickhousePaths, clickhouseStatus, clickhouseUp, clickhouseVersion } from './clickhouse.ts';
+import {
+  clickhouseDown,
+  clickhousePaths,
+  clickhouseStatus,
+  clickhouseUp,
+  clickhouseVersion,
+} from './clickhouse.ts';
 import { kafkaDown, kafkaPaths, kafkaStatus, kafkaUp, kafkaVersion } from './kafka.ts';
 
-export { clickhousePaths, clickhouseVersion, kafkaPaths, kafkaVersion };
 export { PORTS, REPO_ROOT, stintHome } from './paths.ts';
+export { clickhousePaths, clickhouseVersion, kafkaPaths, kafkaVersion };
 
 type Log = (message: string) => void;
 
@@ -42,5 +48,9 @@ export async function stackStatus() {
 }
 
 export function stackLogs(): Record<string, string> {
-  return { kafka: kafkaPaths().log, clickhouse: clickhousePaths().log, 'clickhouse errors': clickhousePaths().errLog };
+  return {
+    kafka: kafkaPaths().log,
+    clickhouse: clickhousePaths().log,
+    'clickhouse errors': clickhousePaths().errLog,
+  };
 }

@@ -31,7 +31,8 @@ export function kafkaVersion(): string {
 function javaCommand(): string {
   if (process.env.JAVA_HOME) return `${process.env.JAVA_HOME}/bin/java`;
   const java = which('java');
-  if (!java) throw new Error('java not found: install a JDK 17+ (Debian: apt-get install openjdk-17-jre-headless)');
+  if (!java)
+    throw new Error('java not found: install a JDK 17+ (Debian: apt-get install openjdk-17-jre-headless)');
   return java;
 }
 
@@ -40,12 +41,21 @@ export function ensureKafkaJars(log: (m: string) => void): string {
   const p = kafkaPaths();
   const pomHash = createHash('sha256').update(readFileSync(POM)).digest('hex');
   if (existsSync(p.stamp) && readFileSync(p.stamp, 'utf8') === pomHash) return p.libs;
-  if (!which('mvn')) throw new Error('mvn not found: install Maven (Debian: apt-get install maven) to fetch Kafka');
+  if (!which('mvn'))
+    throw new Error('mvn not found: install Maven (Debian: apt-get install maven) to fetch Kafka');
   log(`resolving Kafka ${kafkaVersion()} jars with Maven (first run only)…`);
   mkdirSync(p.libs, { recursive: true });
   run(
     'mvn',
-    ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${p.libs}`, '-DincludeScope=runtime'],
+    [
+      '-q',
+      '-B',
+      '-f',
+      POM,
+      'dependency:copy-dependencies',
+      `-DoutputDirectory=${p.libs}`,
+      '-DincludeScope=runtime',
+    ],
     'Maven could not resolve the Kafka jars',
     { quiet: true },
   );
@@ -125,16 +135,23 @@ function javaArgs(mainClass: string, args: string[]): string[] {
 
 function formatStorage(log: (m: string) => void): void {
   const p = kafkaPaths();
-  const formatted = existsSync(`${p.data}/meta.properties`) || (existsSync(p.data) && readdirSync(p.data).includes('meta.properties'));
+  const formatted =
+    existsSync(`${p.data}/meta.properties`) ||
+    (existsSync(p.data) && readdirSync(p.data).includes('meta.properties'));
   if (formatted) return;
   const clusterId = existsSync(p.clusterId)
     ? readFileSync(p.clusterId, 'utf8').trim()
     : Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
   writeFileSync(p.clusterId, clusterId);
   log('formatting Kafka storage (first run only)…');
-  run(javaCommand(), javaArgs('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', p.config]), 'Kafka storage format failed', {
-    quiet: true,
-  });
+  run(
+    javaCommand(),
+    javaArgs('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', p.config]),
+    'Kafka storage format failed',
+    {
+      quiet: true,
+    },
+  );
 }
 
 export async function kafkaStatus(): Promise<{ running: boolean; pid: number | null; ready: boolean }> {
@@ -155,8 +172,17 @@ export async function kafkaUp(log: (m: string) => void, timeoutMs = 90_000): Pro
   ensureKafkaJars(log);
   writeConfig();
   formatStorage(log);
-  const pid = startDaemon(javaCommand(), javaArgs('kafka.Kafka', [p.config]), { pidFile: p.pid, logFile: p.log });
-  await waitUntil('Kafka', () => portOpen(PORTS.kafka), timeoutMs, p.log, () => isAlive(pid));
+  const pid = startDaemon(javaCommand(), javaArgs('kafka.Kafka', [p.config]), {
+    pidFile: p.pid,
+    logFile: p.log,
+  });
+  await waitUntil(
+    'Kafka',
+    () => portOpen(PORTS.kafka),
+    timeoutMs,
+    p.log,
+    () => isAlive(pid),
+  );
   return 'started';
 }
 

@@ -19,7 +19,11 @@ export function readPid(file: string): number | null {
 }
 
 /** Starts a detached daemon whose output goes to `logFile`; records its pid. */
-export function startDaemon(cmd: string, args: string[], opts: { pidFile: string; logFile: string; cwd?: string; env?: NodeJS.ProcessEnv }): number {
+export function startDaemon(
+  cmd: string,
+  args: string[],
+  opts: { pidFile: string; logFile: string; cwd?: string; env?: NodeJS.ProcessEnv },
+): number {
   mkdirSync(dirname(opts.logFile), { recursive: true });
   const out = openSync(opts.logFile, 'a');
   const child = spawn(cmd, args, {
@@ -79,7 +83,12 @@ export function isRoot(): boolean {
 }
 
 /** Runs a command, streaming its output; throws with `hint` when it fails. */
-export function run(cmd: string, args: string[], hint: string, opts: { cwd?: string; quiet?: boolean } = {}): void {
+export function run(
+  cmd: string,
+  args: string[],
+  hint: string,
+  opts: { cwd?: string; quiet?: boolean } = {},
+): void {
   const r = spawnSync(cmd, args, { cwd: opts.cwd, stdio: opts.quiet ? 'pipe' : 'inherit', encoding: 'utf8' });
   if (r.status !== 0) {
     const output = opts.quiet ? `\n${r.stdout ?? ''}${r.stderr ?? ''}`.slice(-4000) : '';
@@ -88,7 +97,13 @@ export function run(cmd: string, args: string[], hint: string, opts: { cwd?: str
 }
 
 /** Polls `check` until it passes or `timeoutMs` runs out; the error names the log file to read. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, logFile: string, stillRunning?: () => boolean): Promise<void> {
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  logFile: string,
+  stillRunning?: () => boolean,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
@@ -97,7 +112,9 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
     }
     await sleep(250);
   }
-  throw new Error(`${what} did not become ready within ${Math.round(timeoutMs / 1000)} s; see ${logFile}\n${tail(logFile)}`);
+  throw new Error(
+    `${what} did not become ready within ${Math.round(timeoutMs / 1000)} s; see ${logFile}\n${tail(logFile)}`,
+  );
 }
 
 export function tail(file: string, lines = 20): string {

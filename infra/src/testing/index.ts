@@ -19,7 +19,10 @@ function suffix(): string {
 }
 
 function label(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 30);
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 30);
 }
 
 export async function createTestDatabase(name: string): Promise<TestDatabase> {
@@ -62,7 +65,9 @@ export async function waitFor<T>(
     }
     if (Date.now() > deadline) {
       const why = lastError instanceof Error ? `: ${lastError.message}` : '';
-      throw new Error(`${options.message ?? 'condition not met'} within ${options.timeoutMs ?? 10_000} ms${why}`);
+      throw new Error(
+        `${options.message ?? 'condition not met'} within ${options.timeoutMs ?? 10_000} ms${why}`,
+      );
     }
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
   }
