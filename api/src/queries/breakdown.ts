@@ -80,7 +80,7 @@ FROM
     AND session_id IN (SELECT session_id FROM ${sessions} WHERE ${selection})
   GROUP BY session_id, path
 ) AS pv
-ANY INNER JOIN
+ALL INNER JOIN
 (
   SELECT session_id, visitor_id AS s_visitor_id, is_bounce AS s_is_bounce, duration_s AS s_duration_s,
     is_engaged AS s_is_engaged

@@ -1,5 +1,5 @@
 /** The report queries: one SQL builder per function, importable by the api and by benchmarks. */
-export { BREAKDOWNS, type Breakdown, breakdownQuery } from './breakdown.ts';
+export { BREAKDOWN_COLUMNS_OUT, BREAKDOWNS, type Breakdown, breakdownQuery } from './breakdown.ts';
 export {
   EVENT_SLACK_S,
   FILTER_KEYS,

@@ -6,7 +6,7 @@ export const REALTIME_WINDOW_S = 300;
 export type RealtimeParams = Omit<ReportParams, 'from' | 'to'> & { now: Date };
 
 /**
- * Events of the last five minutes, restricted (when filters are given) to sessions that match them and
+ * Events of the last five minutes (up to `now`; later timestamps are not live), restricted (when filters are given) to sessions that match them and
  * started within the last 7 days.
  */
 function recentEvents(p: RealtimeParams): RawSql {
@@ -19,7 +19,7 @@ function recentEvents(p: RealtimeParams): RawSql {
       ? sql`1`
       : sql`session_id IN (SELECT session_id FROM ${sessions}
           WHERE site_id = ${p.site} AND started_at >= ${dateTime(scope.from)} AND ${join(filters, ' AND ')})`;
-  return sql`site_id = ${p.site} AND ts >= ${dateTime(since)} AND ${matching}`;
+  return sql`site_id = ${p.site} AND ts >= ${dateTime(since)} AND ts <= ${dateTime(p.now)} AND ${matching}`;
 }
 
 /** One row: visitors and sessions with an event in the last 5 minutes, and their page views. */

@@ -84,7 +84,7 @@ FROM
     WHERE ${selection}
     GROUP BY key, visitor_id
   ) AS v
-  ANY LEFT JOIN
+  ALL LEFT JOIN
   (
     SELECT visitor_id, min(started_at) AS first_ever
     FROM ${sessions}

@@ -55,6 +55,6 @@ export function timeseriesQuery(p: ReportParams, interval: Interval): RawSql {
   return sql`
 SELECT toString(key) AS bucket, ${raw(METRIC_COLUMNS.join(', '))}
 FROM (SELECT arrayJoin(${bucketList(p, interval)}) AS key) AS b
-ANY LEFT JOIN (${metrics}) AS m USING key
+ALL LEFT JOIN (${metrics}) AS m USING key
 ORDER BY key`;
 }
