@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { REPO_ROOT } from '../stack/paths.ts';
 import { registerAdminCommands } from './admin.ts';
 import { registerStackCommands } from './stack.ts';
+import { registerStartCommand } from './start.ts';
 
 const PARTS = ['collector', 'sessionizer', 'api', 'dashboards', 'e2e', 'bench'];
 
@@ -19,6 +20,7 @@ const program = new Command('stint')
 
 registerStackCommands(program);
 registerAdminCommands(program);
+registerStartCommand(program);
 
 for (const part of PARTS) {
   const file = `${REPO_ROOT}/${part}/src/cli.ts`;
