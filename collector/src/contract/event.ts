@@ -37,6 +37,7 @@ const eventName = z
   .string()
   .min(1)
   .max(LIMITS.name)
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   .regex(/^[^\u0000-\u001f]+$/, 'name must not contain control characters');
 const props = z
   .record(
@@ -71,7 +72,12 @@ export const ServerEventSchema = BrowserEventSchema.extend({
   ip: z.union([z.ipv4(), z.ipv6()]).optional(),
   user_agent: z.string().max(LIMITS.userAgent).optional(),
   /** Lets a sender retry a batch without counting it twice. */
-  event_id: z.string().min(8).max(64).regex(/^[A-Za-z0-9_-]+$/).optional(),
+  event_id: z
+    .string()
+    .min(8)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .optional(),
 });
 export type ServerEvent = z.infer<typeof ServerEventSchema>;
 
