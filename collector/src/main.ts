@@ -1,0 +1,128 @@
+/**
+ * The collector service: parse the environment, build the app, listen; SIGTERM stops taking
+ * traffic, lets waiting requests get their Kafka acks, flushes the buffer, then exits.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { createClickHouse } from '@stint/infra/clickhouse';
+import { createKafka, ensureTopic } from '@stint/infra/kafka';
+import { getSite, verifyToken } from '@stint/infra/registry';
+import { createLogger, envFields, parseEnv, runService } from '@stint/infra/service';
+import { stintHome } from '@stint/infra/stack';
+import { z } from 'zod';
+import { buildCollector } from './app.ts';
+import { EVENTS_TOPIC } from './contract/event.ts';
+import { createGeoLookup, noGeo } from './enrich/geo.ts';
+import { createFileSaltStore } from './enrich/salt-store.ts';
+import { createUserAgentCache } from './enrich/user-agent.ts';
+import { createKafkaSink } from './kafka-sink.ts';
+import { createMetrics } from './metrics.ts';
+import { cachedPredicate, createSiteCache } from './site-cache.ts';
+
+const flag = z
+  .enum(['true', 'false', '1', '0', 'on', 'off'])
+  .transform((v) => ['true', '1', 'on'].includes(v));
+
+export const CollectorEnvSchema = z.object({
+  COLLECTOR_HOST: envFields.host,
+  COLLECTOR_PORT: envFields.port(18080),
+  LOG_LEVEL: envFields.logLevel,
+  CLICKHOUSE_URL: envFields.clickhouseUrl,
+  CLICKHOUSE_DATABASE: envFields.clickhouseDatabase,
+  KAFKA_BROKERS: envFields.kafkaBrokers,
+  EVENTS_TOPIC: z.string().min(1).default(EVENTS_TOPIC),
+  /** Used only when the collector has to create the topic itself. */
+  EVENTS_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
+  STINT_HOME: z.string().optional(),
+  /** Daily salts and the install secret; default <STINT_HOME>/collector/salts.json. */
+  COLLECTOR_SALT_FILE: z.string().optional(),
+  COLLECTOR_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  COLLECTOR_TRUST_PROXY: z.string().default('false'),
+  COLLECTOR_MAX_EVENT_AGE_DAYS: z.coerce.number().int().positive().default(730),
+  COLLECTOR_BUFFER_EVENTS: z.coerce.number().int().positive().default(20_000),
+  COLLECTOR_BATCH_EVENTS: z.coerce.number().int().positive().default(2_000),
+  COLLECTOR_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(2),
+  COLLECTOR_FILTER_BOTS: flag.default(true),
+  COLLECTOR_GEOIP: flag.default(true),
+  SHUTDOWN_TIMEOUT_MS: envFields.shutdownTimeoutMs,
+});
+export type CollectorEnv = z.infer<typeof CollectorEnvSchema>;
+
+function trustProxy(value: string): boolean | string {
+  if (value === 'true') return true;
+  if (value === 'false' || value === '') return false;
+  return value;
+}
+
+const env = parseEnv('collector', CollectorEnvSchema);
+const log = createLogger('collector', env.LOG_LEVEL);
+
+await runService(
+  'collector',
+  log,
+  async () => {
+    const clickhouse = createClickHouse({ url: env.CLICKHOUSE_URL, database: env.CLICKHOUSE_DATABASE });
+    const kafka = createKafka({
+      clientId: 'stint-collector',
+      brokers: env.KAFKA_BROKERS.split(','),
+      log: (level, message, extra) => log[level]({ kafka: extra }, message),
+    });
+    await ensureTopic(kafka, env.EVENTS_TOPIC, env.EVENTS_TOPIC_PARTITIONS);
+
+    let metrics: ReturnType<typeof createMetrics> | undefined;
+    const sink = createKafkaSink({
+      kafka,
+      topic: env.EVENTS_TOPIC,
+      maxBufferEvents: env.COLLECTOR_BUFFER_EVENTS,
+      maxBatchEvents: env.COLLECTOR_BATCH_EVENTS,
+      lingerMs: env.COLLECTOR_LINGER_MS,
+      observer: {
+        sent: (seconds, events, ok) => {
+          metrics?.kafkaSend.observe({ outcome: ok ? 'ok' : 'error' }, seconds);
+          if (ok) metrics?.kafkaBatch.observe(events);
+        },
+        error: (err) => log.warn({ err }, 'kafka send failed'),
+      },
+    });
+    metrics = createMetrics(() => sink.depth());
+    await sink.start();
+
+    const database = env.CLICKHOUSE_DATABASE;
+    const saltFile =
+      env.COLLECTOR_SALT_FILE ?? join(env.STINT_HOME ?? stintHome(), 'collector', 'salts.json');
+    const app = await buildCollector({
+      sink,
+      metrics,
+      siteExists: createSiteCache(async (site) => (await getSite(clickhouse, database, site)) !== null),
+      authorizeIngest: cachedPredicate(
+        async (token: string, site: string) =>
+          (await verifyToken(clickhouse, database, token, { scope: 'ingest', site })) !== null,
+        // Keyed by a hash: the cache never holds a token in clear.
+        (token, site) => `${createHash('sha256').update(token).digest('hex')}|${site}`,
+        { ttlMs: 30_000, negativeTtlMs: 2_000 },
+      ),
+      geo: env.COLLECTOR_GEOIP ? createGeoLookup() : noGeo,
+      userAgent: createUserAgentCache(),
+      salts: createFileSaltStore(saltFile),
+      logger: log,
+      config: {
+        rateLimitPerMinute: env.COLLECTOR_RATE_LIMIT_PER_MINUTE,
+        trustProxy: trustProxy(env.COLLECTOR_TRUST_PROXY),
+        maxEventAgeMs: env.COLLECTOR_MAX_EVENT_AGE_DAYS * 86_400_000,
+        filterBots: env.COLLECTOR_FILTER_BOTS,
+      },
+    });
+    const address = await app.listen({ host: env.COLLECTOR_HOST, port: env.COLLECTOR_PORT });
+    log.info({ address, topic: env.EVENTS_TOPIC, partitions: sink.partitions() }, 'collector listening');
+
+    return {
+      shutdown: [
+        // Stops accepting; requests already waiting for their Kafka ack are answered first.
+        { name: 'http', run: () => app.close() },
+        { name: 'kafka flush', run: () => sink.close() },
+        { name: 'clickhouse', run: () => clickhouse.close() },
+      ],
+    };
+  },
+  { shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS },
+);

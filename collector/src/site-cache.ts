@@ -1,0 +1,53 @@
+/**
+ * Registered sites, cached: every event names its site, and asking ClickHouse each time would cost
+ * more than the rest of the request. Positive answers live `ttlMs`, negative ones a few seconds (a
+ * freshly added site starts to count quickly). Bounded, so random site names cannot grow it, and
+ * concurrent misses for one site share one lookup.
+ */
+export type SiteExists = (site: string) => Promise<boolean>;
+
+export interface CacheOptions {
+  ttlMs?: number;
+  negativeTtlMs?: number;
+  max?: number;
+  now?: () => number;
+}
+
+export function createSiteCache(lookup: SiteExists, options: CacheOptions = {}): SiteExists {
+  return cachedPredicate(lookup, (site) => site, options);
+}
+
+/** The same cache for any yes/no lookup; `key` must identify the arguments (never store a secret in it). */
+export function cachedPredicate<A extends unknown[]>(
+  lookup: (...args: A) => Promise<boolean>,
+  key: (...args: A) => string,
+  options: CacheOptions = {},
+): (...args: A) => Promise<boolean> {
+  const ttl = options.ttlMs ?? 30_000;
+  const negativeTtl = options.negativeTtlMs ?? 5_000;
+  const max = options.max ?? 10_000;
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { exists: boolean; until: number }>();
+  const pending = new Map<string, Promise<boolean>>();
+
+  return async (...args) => {
+    const site = key(...args);
+    const hit = cache.get(site);
+    if (hit !== undefined && hit.until > now()) return hit.exists;
+    const running = pending.get(site);
+    if (running !== undefined) return running;
+    const p = lookup(...args)
+      .then((exists) => {
+        cache.delete(site);
+        cache.set(site, { exists, until: now() + (exists ? ttl : negativeTtl) });
+        if (cache.size > max) {
+          const oldest = cache.keys().next().value;
+          if (oldest !== undefined) cache.delete(oldest);
+        }
+        return exists;
+      })
+      .finally(() => pending.delete(site));
+    pending.set(site, p);
+    return p;
+  };
+}

@@ -1,0 +1,501 @@
+import { waitFor } from '@stint/infra/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LIMITS } from '../src/contract/event.ts';
+import { historicalIds, stablePartition } from '../src/enrich/visitor-id.ts';
+import { CHROME_UA, GB_IP, type Harness, SITE, startHarness } from './harness.ts';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness('collector');
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const headers = { 'user-agent': CHROME_UA, 'content-type': 'application/json' };
+const marker = () => `m${Math.random().toString(36).slice(2, 10)}`;
+
+async function received(mark: string, count = 1) {
+  return waitFor(() => {
+    const hits = h.received.filter((r) => r.event.props.mark === mark);
+    return hits.length >= count ? hits : undefined;
+  });
+}
+
+describe('POST /api/event', () => {
+  it('answers 202 after Kafka has the enriched event, without the IP', async () => {
+    const mark = marker();
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/api/event',
+      headers,
+      remoteAddress: GB_IP,
+      payload: {
+        site: SITE,
+        name: 'pageview',
+        url: 'https://example.com/pricing?utm_campaign=spring&utm_source=google&utm_medium=cpc',
+        referrer: 'https://www.google.com/',
+        visitor_id: 'abcdefgh12345678',
+        props: { mark },
+      },
+    });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ accepted: 1, dropped: 0 });
+    const [hit] = await received(mark);
+    expect(hit?.event).toMatchObject({
+      v: 1,
+      site_id: SITE,
+      visitor_id: 'abcdefgh12345678',
+      prev_visitor_id: null,
+      name: 'pageview',
+      path: '/pricing',
+      hostname: 'example.com',
+      referrer_host: 'google.com',
+      source: 'google',
+      medium: 'cpc',
+      channel: 'paid',
+      campaign: 'spring',
+      country: 'GB',
+      region: 'England',
+      browser: 'Chrome',
+      os: 'Windows',
+      device: 'desktop',
+    });
+    expect(hit?.key).toBe(`${SITE}|abcdefgh12345678`);
+    expect(hit?.event.ts).toBe(hit?.event.received_at);
+    expect(hit?.raw).not.toContain(GB_IP);
+  });
+
+  it('accepts a text/plain body as sendBeacon sends it and derives a cookieless id with a stable partition', async () => {
+    const mark = marker();
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/api/event',
+      headers: { 'user-agent': CHROME_UA, 'content-type': 'text/plain;charset=UTF-8' },
+      remoteAddress: GB_IP,
+      payload: JSON.stringify({
+        site: SITE,
+        name: 'engagement',
+        url: 'https://example.com/',
+        engaged_ms: 12_345,
+        scroll_depth: 80,
+        props: { mark },
+      }),
+    });
+    expect(res.statusCode).toBe(202);
+    const [hit] = await received(mark);
+    expect(hit?.event.visitor_id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(hit?.event).toMatchObject({
+      name: 'engagement',
+      engaged_ms: 12_345,
+      scroll_depth: 80,
+      channel: 'direct',
+    });
+    expect(hit?.partition).toBe(stablePartition(h.salts.secret, SITE, GB_IP, CHROME_UA, h.partitions));
+  });
+
+  it('drops bots and headless browsers: counted, answered, not stored', async () => {
+    const before = await h.produced();
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/api/event',
+      headers: {
+        ...headers,
+        'user-agent': 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
+      },
+      payload: { site: SITE, name: 'pageview', url: 'https://example.com/' },
+    });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ accepted: 0, dropped: 1 });
+    expect(await h.produced()).toBe(before);
+    const metrics = await h.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/stint_collector_events_dropped_total\{reason="bot"\} [1-9]/);
+  });
+
+  it('stores unicode and injection-looking strings verbatim', async () => {
+    const mark = marker();
+    const props = {
+      mark,
+      emoji: '👩‍👩‍👧 ✓',
+      rtl: 'مرحبا',
+      combining: 'e\u0301',
+      sql: "'; DROP TABLE events; --",
+      html: '<script>alert(1)</script>',
+      quote: '\\"\\u0000',
+    };
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/api/event',
+      headers,
+      payload: { site: SITE, name: 'signup 🚀', url: 'https://example.com/ü/日本?q=%27', props },
+    });
+    expect(res.statusCode).toBe(202);
+    const [hit] = await received(mark);
+    expect(hit?.event.props).toEqual(props);
+    expect(hit?.event.name).toBe('signup 🚀');
+    expect(hit?.event.path).toBe('/%C3%BC/%E6%97%A5%E6%9C%AC');
+  });
+});
+
+describe('GET /e.gif', () => {
+  it('records a page view of the page named by the Referer header and returns a GIF', async () => {
+    const path = `/pixel-${marker()}`;
+    const res = await h.app.inject({
+      method: 'GET',
+      url: `/e.gif?site=${SITE}`,
+      headers: { 'user-agent': CHROME_UA, referer: `https://example.com${path}` },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('image/gif');
+    expect(res.rawPayload.subarray(0, 6).toString()).toBe('GIF89a');
+    const hit = await waitFor(() => h.received.find((r) => r.event.path === path));
+    expect(hit.event.name).toBe('pageview');
+  });
+});
+
+describe('POST /api/events', () => {
+  const auth = () => ({ ...headers, authorization: `Bearer ${h.token}` });
+
+  it('takes a batch with original ts, ip, user agent and event ids; cookieless ids are deterministic', async () => {
+    const mark = marker();
+    const ts = Date.now() - 3 * 86_400_000;
+    const events = [
+      {
+        site: SITE,
+        name: 'pageview',
+        url: 'https://example.com/a',
+        ts,
+        ip: GB_IP,
+        user_agent: CHROME_UA,
+        event_id: `${mark}-1`,
+        props: { mark },
+      },
+      {
+        site: SITE,
+        name: 'pageview',
+        url: 'https://example.com/b',
+        ts: new Date(ts + 1000).toISOString(),
+        ip: '8.8.8.8',
+        event_id: `${mark}-2`,
+        props: { mark },
+      },
+    ];
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/api/events',
+      headers: auth(),
+      payload: { site: SITE, events },
+    });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ accepted: 2, dropped: 0 });
+    const hits = await received(mark, 2);
+    const a = hits.find((r) => r.event.event_id === `${mark}-1`)?.event;
+    const b = hits.find((r) => r.event.event_id === `${mark}-2`)?.event;
+    expect(a).toMatchObject({ ts, country: 'GB', browser: 'Chrome', path: '/a' });
+    expect(a?.received_at).toBeGreaterThan(ts);
+    expect(a?.visitor_id).toBe(historicalIds(h.salts.secret, ts, SITE, GB_IP, CHROME_UA).visitor_id);
+    expect(a?.prev_visitor_id).toBe(
+      historicalIds(h.salts.secret, ts, SITE, GB_IP, CHROME_UA).prev_visitor_id,
+    );
+    expect(b).toMatchObject({ ts: ts + 1000, country: 'US', browser: '', device: 'other' });
+  });
+
+  it('refuses a missing, malformed or foreign token with 401', async () => {
+    const payload = {
+      site: SITE,
+      events: [{ site: SITE, name: 'pageview', url: 'https://example.com/', ip: GB_IP }],
+    };
+    const before = await h.produced();
+    for (const authorization of [undefined, 'Bearer nope', `Bearer ${h.token}x`]) {
+      const res = await h.app.inject({
+        method: 'POST',
+        url: '/api/events',
+        headers: authorization ? { ...headers, authorization } : headers,
+        payload,
+      });
+      expect(res.statusCode).toBe(401);
+      expect(res.json().error).toBe('unauthorized');
+    }
+    expect(await h.produced()).toBe(before);
+  });
+});
+
+describe('bad input', () => {
+  const ok = { site: SITE, name: 'pageview', url: 'https://example.com/' };
+  const big = (n: number) => 'x'.repeat(n);
+  const manyProps = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
+  const now = Date.now();
+
+  const single: [string, string, number, string, string | undefined][] = [
+    ['malformed JSON', '{"site": "example.com",', 400, 'invalid_json', undefined],
+    ['an empty body', '', 400, 'invalid_json', undefined],
+    ['a JSON array', '[]', 400, 'invalid_field', undefined],
+    [
+      'a prototype-poisoning key',
+      `{"site":"${SITE}","name":"x","url":"https://example.com/","__proto__":{"a":1}}`,
+      400,
+      'invalid_json',
+      undefined,
+    ],
+    ['a number where a string belongs', JSON.stringify({ ...ok, name: 42 }), 400, 'invalid_field', 'name'],
+    [
+      'a string where a number belongs',
+      JSON.stringify({ ...ok, engaged_ms: '10' }),
+      400,
+      'invalid_field',
+      'engaged_ms',
+    ],
+    ['an unknown field', JSON.stringify({ ...ok, ip: '1.2.3.4' }), 400, 'invalid_field', undefined],
+    [
+      'a missing site',
+      JSON.stringify({ name: 'pageview', url: 'https://example.com/' }),
+      400,
+      'invalid_field',
+      'site',
+    ],
+    ['an unknown site', JSON.stringify({ ...ok, site: 'unknown.example' }), 400, 'unknown_site', 'site'],
+    [
+      'an injection-looking site',
+      JSON.stringify({ ...ok, site: "example.com'; DROP TABLE sites; --" }),
+      400,
+      'invalid_field',
+      'site',
+    ],
+    ['a javascript: URL', JSON.stringify({ ...ok, url: 'javascript:alert(1)' }), 400, 'invalid_field', 'url'],
+    [
+      'an oversized URL',
+      JSON.stringify({ ...ok, url: `https://example.com/${big(LIMITS.url)}` }),
+      400,
+      'invalid_field',
+      'url',
+    ],
+    [
+      'an oversized referrer',
+      JSON.stringify({ ...ok, referrer: big(LIMITS.referrer + 1) }),
+      400,
+      'invalid_field',
+      'referrer',
+    ],
+    [
+      'a control character in the name',
+      JSON.stringify({ ...ok, name: 'a\u0000b' }),
+      400,
+      'invalid_field',
+      'name',
+    ],
+    [
+      'too many props',
+      JSON.stringify({ ...ok, props: manyProps(LIMITS.props + 1) }),
+      400,
+      'invalid_field',
+      'props',
+    ],
+    ['a huge prop map', JSON.stringify({ ...ok, props: manyProps(3000) }), 400, 'invalid_field', 'props'],
+    [
+      'an oversized prop value',
+      JSON.stringify({ ...ok, props: { a: big(LIMITS.propValue + 1) } }),
+      400,
+      'invalid_field',
+      'props.a',
+    ],
+    [
+      'a nested prop value',
+      JSON.stringify({ ...ok, props: { a: { b: 1 } } }),
+      400,
+      'invalid_field',
+      'props.a',
+    ],
+    [
+      'an unpaired surrogate',
+      `{"site":"${SITE}","name":"pageview","url":"https://example.com/","props":{"a":"\\ud800x"}}`,
+      400,
+      'invalid_unicode',
+      'props.a',
+    ],
+    [
+      'an oversized body',
+      JSON.stringify({ ...ok, props: { a: big(LIMITS.bodyBytes) } }),
+      413,
+      'body_too_large',
+      undefined,
+    ],
+  ];
+
+  it.each(single)('POST /api/event with %s → %i %s', async (_what, payload, status, error, field) => {
+    const before = await h.produced();
+    const res = await h.app.inject({ method: 'POST', url: '/api/event', headers, payload });
+    expect(res.statusCode).toBe(status);
+    const body = res.json();
+    expect(body.error).toBe(error);
+    expect(typeof body.message).toBe('string');
+    if (field !== undefined) expect(body.field).toBe(field);
+    expect(await h.produced()).toBe(before);
+  });
+
+  const event = { ...ok, ip: GB_IP };
+  const batch: [string, unknown, number, string, string][] = [
+    [
+      'more than 1000 events',
+      { site: SITE, events: Array.from({ length: 1001 }, () => event) },
+      400,
+      'invalid_field',
+      'events',
+    ],
+    [
+      'an invalid event among valid ones',
+      { site: SITE, events: [event, { ...event, url: 'nope' }] },
+      400,
+      'invalid_field',
+      'events.1.url',
+    ],
+    [
+      'an event of another site',
+      { site: SITE, events: [event, { ...event, site: 'other.example' }] },
+      400,
+      'invalid_field',
+      'events.1.site',
+    ],
+    [
+      'a ts in the future',
+      { site: SITE, events: [{ ...event, ts: now + 3_600_000 }] },
+      400,
+      'ts_in_future',
+      'events.0.ts',
+    ],
+    [
+      'a ts older than the limit',
+      { site: SITE, events: [{ ...event, ts: now - 800 * 86_400_000 }] },
+      400,
+      'ts_too_old',
+      'events.0.ts',
+    ],
+    [
+      'a malformed ts',
+      { site: SITE, events: [{ ...event, ts: 'yesterday' }] },
+      400,
+      'invalid_field',
+      'events.0.ts',
+    ],
+    [
+      'a malformed ip',
+      { site: SITE, events: [{ ...event, ip: '999.1.1.1' }] },
+      400,
+      'invalid_field',
+      'events.0.ip',
+    ],
+    ['neither ip nor visitor id', { site: SITE, events: [ok] }, 400, 'invalid_field', 'events.0.ip'],
+  ];
+
+  it.each(batch)(
+    'POST /api/events with %s → %i %s, nothing stored',
+    async (_what, payload, status, error, field) => {
+      const before = await h.produced();
+      const res = await h.app.inject({
+        method: 'POST',
+        url: '/api/events',
+        headers: { ...headers, authorization: `Bearer ${h.token}` },
+        payload: payload as object,
+      });
+      expect(res.statusCode).toBe(status);
+      expect(res.json()).toMatchObject({ error, field });
+      expect(await h.produced()).toBe(before);
+    },
+  );
+
+  it('GET /e.gif without a page URL or with an unknown site is refused', async () => {
+    const a = await h.app.inject({
+      method: 'GET',
+      url: `/e.gif?site=${SITE}`,
+      headers: { 'user-agent': CHROME_UA },
+    });
+    expect(a.statusCode).toBe(400);
+    expect(a.json().field).toBe('url');
+    const b = await h.app.inject({
+      method: 'GET',
+      url: '/e.gif?site=nope.example&url=https%3A%2F%2Fnope.example%2F',
+      headers: { 'user-agent': CHROME_UA },
+    });
+    expect(b.json()).toMatchObject({ error: 'unknown_site', field: 'site' });
+  });
+
+  it('keeps serving after all of it', async () => {
+    const res = await h.app.inject({ method: 'POST', url: '/api/event', headers, payload: ok });
+    expect(res.statusCode).toBe(202);
+    const metrics = await h.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/stint_collector_rejects_total\{reason="invalid_field"\} [1-9]/);
+  });
+});
+
+describe('the rest of the surface', () => {
+  it('limits requests per IP with 429', async () => {
+    const app = await h.buildApp({ config: { rateLimitPerMinute: 2 } });
+    const post = (ip: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/event',
+        headers,
+        remoteAddress: ip,
+        payload: { site: SITE, name: 'x', url: 'https://example.com/' },
+      });
+    expect((await post('10.0.0.1')).statusCode).toBe(202);
+    expect((await post('10.0.0.1')).statusCode).toBe(202);
+    const limited = await post('10.0.0.1');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().error).toBe('rate_limited');
+    expect((await post('10.0.0.2')).statusCode).toBe(202);
+  });
+
+  it('answers CORS preflights for any origin', async () => {
+    const res = await h.app.inject({
+      method: 'OPTIONS',
+      url: '/api/event',
+      headers: {
+        origin: 'https://example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(res.statusCode).toBe(204);
+    expect(res.headers['access-control-allow-origin']).toBe('https://example.com');
+  });
+
+  it('serves the snippet gzipped with an ETag, and 503 while it cannot be built', async () => {
+    const js = Buffer.from('(function(){})();');
+    const app = await h.buildApp({ snippet: async () => js });
+    const res = await app.inject({ method: 'GET', url: '/stint.js', headers: { 'accept-encoding': 'gzip' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('javascript');
+    expect(res.headers['content-encoding']).toBe('gzip');
+    const again = await app.inject({
+      method: 'GET',
+      url: '/stint.js',
+      headers: { 'if-none-match': String(res.headers.etag) },
+    });
+    expect(again.statusCode).toBe(304);
+
+    const broken = await h.buildApp({
+      snippet: async () => {
+        throw new Error('collector/snippet/build.ts is missing');
+      },
+    });
+    const down = await broken.inject({ method: 'GET', url: '/stint.js' });
+    expect(down.statusCode).toBe(503);
+    expect(down.json().message).toContain('build.ts');
+  });
+
+  it('reports health, readiness and Prometheus metrics', async () => {
+    expect((await h.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    const ready = await h.app.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(200);
+    const metrics = await h.app.inject({ method: 'GET', url: '/metrics' });
+    for (const name of [
+      'stint_collector_requests_total',
+      'stint_collector_rejects_total',
+      'stint_collector_kafka_send_seconds',
+      'stint_collector_buffer_events',
+    ]) {
+      expect(metrics.body).toContain(name);
+    }
+  });
+});
