@@ -157,23 +157,19 @@ export function createKafkaSink(options: KafkaSinkOptions): EventSink {
   async function sendBatch(batch: Entry[], n: number): Promise<void> {
     const started = performance.now();
     let timeout: NodeJS.Timeout | undefined;
-    try {
+    const deadline = new Promise<never>((_, reject) => {
+      timeout = setTimeout(
+        () => reject(new SinkUnavailableError('Kafka did not acknowledge in time')),
+        sendTimeoutMs,
+      );
+    });
+    const attempt = async () => {
       const p = await connect();
-      const send = p.send({
-        topic,
-        acks: -1,
-        timeout: sendTimeoutMs,
-        messages: batch.flatMap((e) => e.messages),
-      });
-      await Promise.race([
-        send,
-        new Promise<never>((_, reject) => {
-          timeout = setTimeout(
-            () => reject(new SinkUnavailableError('Kafka did not acknowledge in time')),
-            sendTimeoutMs,
-          );
-        }),
-      ]);
+      await p.send({ topic, acks: -1, timeout: sendTimeoutMs, messages: batch.flatMap((e) => e.messages) });
+    };
+    try {
+      // The deadline covers connecting too: kafkajs retries a refused connection for many seconds.
+      await Promise.race([attempt(), deadline]);
       healthy = true;
       observer?.sent?.((performance.now() - started) / 1000, n, true);
       for (const e of batch) e.resolve();
