@@ -259,7 +259,7 @@ export class PartitionState {
    */
   private rewrite(st: VisitorState, version: number, updatedMs: number, wFinal: number): number {
     const s = this.config.settingsFor(st.site);
-    const spans = splitSessions(st.events, s);
+    const spans = splitSessions(st.events, s, s.gapMs + this.config.retentionMs);
     const updatedAt = dateTime(updatedMs);
     const alive = new Set<string>();
     let next = st.maxTs + s.gapMs + this.config.retentionMs;

@@ -70,8 +70,13 @@ export interface Span {
   reason: StartReason;
 }
 
-/** Splits one visitor's sorted events into sessions. */
-export function splitSessions(events: readonly HeldEvent[], s: SiteSettings): Span[] {
+/**
+ * Splits one visitor's sorted events into sessions. `horizonMs` is how far back the sessionizer
+ * remembers a visitor (gap + retention): a session with no earlier event of its visitor within the
+ * horizon is a `first_visit`, whether or not older state happens to be still in memory, so the reason
+ * never depends on when state was evicted.
+ */
+export function splitSessions(events: readonly HeldEvent[], s: SiteSettings, horizonMs: number): Span[] {
   const spans: Span[] = [];
   let cur: Span | undefined;
   let startTs = 0;
@@ -82,6 +87,7 @@ export function splitSessions(events: readonly HeldEvent[], s: SiteSettings): Sp
     const ts = h.e.ts;
     let reason: StartReason | null = null;
     if (!cur) reason = 'first_visit';
+    else if (ts - lastTs > horizonMs) reason = 'first_visit';
     else if (ts - lastTs > s.gapMs) reason = 'inactivity';
     else if (ts - startTs >= s.maxLengthMs) reason = 'max_length';
     else if (s.splitMidnight && dayOf(h, s.timeZone) !== dayOf(events[i - 1] as HeldEvent, s.timeZone))

@@ -1,0 +1,545 @@
+/**
+ * The session semantics, as a table: events in (in arrival order), sessions out (as the analyst views
+ * would show them). This table is the specification of the sessionizer; the property tests below
+ * check that arrival order within the allowed lateness and crash-replays never change the outcome.
+ */
+import type { KafkaEvent } from '@stint/collector/contract';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type Counters,
+  currentTruth,
+  PartitionState,
+  runStateMachine,
+  type SessionRow,
+  type SiteSettings,
+  type StartReason,
+  sessionId,
+  stateConfig,
+} from '../src/state/index.ts';
+import { checkInvariants, comparable, ev, MIN, T0 } from './helpers.ts';
+
+const S = 1000;
+const H = 60 * MIN;
+
+interface Case {
+  name: string;
+  settings?: Partial<SiteSettings>;
+  latenessMs?: number;
+  retentionMs?: number;
+  idleAt?: number;
+  /** Arrival order. */
+  events: KafkaEvent[];
+  /** Chronological; `ids` lists the session's event ids in event-time order. */
+  sessions: Array<{ ids: string[]; start_reason: StartReason } & Partial<SessionRow>>;
+  counters?: Partial<Counters>;
+  /** Session ids that must have been written and then tombstoned. */
+  tombstoned?: string[][];
+}
+
+const vis2 = { visitor_id: 'visitor-2' };
+// 2024-03-31 is the DST switch in Paris: 22:30Z is 00:30 local on April 1st.
+const parisEvening = Date.UTC(2024, 2, 31, 21, 50);
+
+const cases: Case[] = [
+  {
+    name: 'a single page view is a one-page bounce of duration 0 opened by a first visit',
+    events: [ev('a', T0, { path: '/home' })],
+    sessions: [
+      {
+        ids: ['a'],
+        start_reason: 'first_visit',
+        duration_s: 0,
+        pageviews: 1,
+        is_bounce: 1,
+        is_engaged: 0,
+        entry_path: '/home',
+        exit_path: '/home',
+      },
+    ],
+  },
+  {
+    name: 'two page views within the gap are one engaged session with entry and exit pages',
+    events: [ev('a', T0, { path: '/a' }), ev('b', T0 + 10 * MIN, { path: '/b' })],
+    sessions: [
+      {
+        ids: ['a', 'b'],
+        start_reason: 'first_visit',
+        duration_s: 600,
+        pageviews: 2,
+        is_bounce: 0,
+        is_engaged: 1,
+        entry_path: '/a',
+        exit_path: '/b',
+      },
+    ],
+  },
+  {
+    name: 'a gap of exactly the inactivity gap keeps one session',
+    events: [ev('a', T0), ev('b', T0 + 30 * MIN)],
+    sessions: [{ ids: ['a', 'b'], start_reason: 'first_visit', duration_s: 1800 }],
+  },
+  {
+    name: 'a gap one millisecond longer than the inactivity gap starts a new session by inactivity',
+    events: [ev('a', T0), ev('b', T0 + 30 * MIN + 1)],
+    sessions: [
+      { ids: ['a'], start_reason: 'first_visit' },
+      { ids: ['b'], start_reason: 'inactivity' },
+    ],
+  },
+  {
+    name: 'the inactivity gap is a per-site setting',
+    settings: { gapMs: 5 * MIN },
+    events: [ev('a', T0), ev('b', T0 + 4 * MIN), ev('c', T0 + 10 * MIN)],
+    sessions: [
+      { ids: ['a', 'b'], start_reason: 'first_visit' },
+      { ids: ['c'], start_reason: 'inactivity' },
+    ],
+  },
+  {
+    name: 'visitors are sessionized separately even when their events interleave',
+    events: [ev('a', T0), ev('x', T0 + MIN, vis2), ev('b', T0 + 2 * MIN), ev('y', T0 + 3 * MIN, vis2)],
+    sessions: [
+      { ids: ['a', 'b'], start_reason: 'first_visit', visitor_id: 'visitor-1' },
+      { ids: ['x', 'y'], start_reason: 'first_visit', visitor_id: 'visitor-2' },
+    ],
+  },
+  {
+    name: 'events arriving out of order within the lateness land in event-time order',
+    events: [
+      ev('a', T0, { path: '/a' }),
+      ev('c', T0 + 90 * S, { path: '/c' }),
+      ev('b', T0 + 60 * S, { path: '/b' }),
+    ],
+    sessions: [{ ids: ['a', 'b', 'c'], start_reason: 'first_visit', entry_path: '/a', exit_path: '/c' }],
+    counters: { late: 1, veryLate: 0 },
+  },
+  {
+    name: 'a late event that bridges two sessions merges them and tombstones the later one',
+    settings: { gapMs: MIN },
+    events: [ev('a', T0), ev('c', T0 + 110 * S), ev('b', T0 + 55 * S)],
+    sessions: [{ ids: ['a', 'b', 'c'], start_reason: 'first_visit', duration_s: 110 }],
+    tombstoned: [['c']],
+    counters: { corrections: 1, veryLate: 0 },
+  },
+  {
+    name: 'a late event before a session start moves the start and the entry page under a new id',
+    events: [
+      ev('a', T0 + 10 * MIN, { path: '/a' }),
+      ev('b', T0 + 11 * MIN),
+      ev('z', T0 + 9.5 * MIN, { path: '/z' }),
+    ],
+    sessions: [{ ids: ['z', 'a', 'b'], start_reason: 'first_visit', entry_path: '/z', duration_s: 90 }],
+    tombstoned: [['a']],
+  },
+  {
+    name: 'a late event splitting by campaign makes the later part a campaign session',
+    settings: { splitCampaign: true },
+    events: [
+      ev('a', T0),
+      ev('c', T0 + 2 * MIN),
+      ev('b', T0 + MIN, { utm_campaign: 'summer', campaign: 'summer' }),
+    ],
+    sessions: [
+      { ids: ['a'], start_reason: 'first_visit' },
+      { ids: ['b', 'c'], start_reason: 'campaign', utm_campaign: 'summer' },
+    ],
+  },
+  {
+    name: 'the midnight split is off by default',
+    events: [ev('a', Date.UTC(2024, 4, 10, 23, 50)), ev('b', Date.UTC(2024, 4, 11, 0, 10))],
+    sessions: [{ ids: ['a', 'b'], start_reason: 'first_visit' }],
+  },
+  {
+    name: 'when enabled, local midnight in the site time zone splits a session',
+    settings: { splitMidnight: true, timeZone: 'Europe/Paris' },
+    events: [ev('a', parisEvening), ev('b', parisEvening + 20 * MIN), ev('c', parisEvening + 40 * MIN)],
+    sessions: [
+      { ids: ['a'], start_reason: 'first_visit' },
+      { ids: ['b', 'c'], start_reason: 'midnight' },
+    ],
+  },
+  {
+    name: 'UTC midnight does not split a session of a site in another time zone',
+    settings: { splitMidnight: true, timeZone: 'America/New_York' },
+    events: [ev('a', Date.UTC(2024, 4, 10, 23, 50)), ev('b', Date.UTC(2024, 4, 11, 0, 10))],
+    sessions: [{ ids: ['a', 'b'], start_reason: 'first_visit' }],
+  },
+  {
+    name: 'when enabled, a new UTM campaign starts a campaign session',
+    settings: { splitCampaign: true },
+    events: [ev('a', T0), ev('b', T0 + 5 * MIN, { utm_campaign: 'summer', campaign: 'summer' })],
+    sessions: [
+      { ids: ['a'], start_reason: 'first_visit' },
+      { ids: ['b'], start_reason: 'campaign', campaign: 'summer' },
+    ],
+  },
+  {
+    name: 'when enabled, a new external referrer starts a campaign session but an internal one does not',
+    settings: { splitCampaign: true },
+    events: [
+      ev('a', T0),
+      ev('b', T0 + MIN, { referrer_host: 'www.example.com' }),
+      ev('c', T0 + 2 * MIN, { referrer_host: 'news.ycombinator.com', source: 'Hacker News' }),
+      ev('d', T0 + 3 * MIN, { referrer_host: 'example.com' }),
+    ],
+    sessions: [
+      { ids: ['a', 'b'], start_reason: 'first_visit' },
+      {
+        ids: ['c', 'd'],
+        start_reason: 'campaign',
+        source: 'Hacker News',
+        referrer_host: 'news.ycombinator.com',
+      },
+    ],
+  },
+  {
+    name: 'the same campaign again keeps the session, and the split is off by default',
+    events: [ev('a', T0, { utm_campaign: 'x' }), ev('b', T0 + MIN, { utm_campaign: 'y' })],
+    sessions: [{ ids: ['a', 'b'], start_reason: 'first_visit', utm_campaign: 'x' }],
+  },
+  {
+    name: 'a session longer than the maximum length is cut and continues as a max_length session',
+    events: Array.from({ length: 76 }, (_, i) => ev(`e${String(i).padStart(2, '0')}`, T0 + i * 20 * MIN)),
+    sessions: [
+      {
+        ids: Array.from({ length: 72 }, (_, i) => `e${String(i).padStart(2, '0')}`),
+        start_reason: 'first_visit',
+        duration_s: 71 * 20 * 60,
+      },
+      { ids: ['e72', 'e73', 'e74', 'e75'], start_reason: 'max_length' },
+    ],
+  },
+  {
+    name: 'engagement events extend the duration and sum the engaged time of a one-page visit',
+    events: [ev('a', T0), ev('b', T0 + 40 * S, { name: 'engagement', engaged_ms: 40_000, scroll_depth: 80 })],
+    sessions: [
+      {
+        ids: ['a', 'b'],
+        start_reason: 'first_visit',
+        duration_s: 40,
+        engaged_ms: 40_000,
+        max_scroll_depth: 80,
+        pageviews: 1,
+        events: 2,
+        is_bounce: 0,
+        is_engaged: 1,
+      },
+    ],
+  },
+  {
+    name: 'one page view with under 10 s engaged and no conversion is a bounce and not engaged',
+    events: [ev('a', T0), ev('b', T0 + 9 * S, { name: 'engagement', engaged_ms: 9_999 })],
+    sessions: [
+      { ids: ['a', 'b'], start_reason: 'first_visit', is_bounce: 1, is_engaged: 0, has_conversion: 0 },
+    ],
+  },
+  {
+    name: 'a conversion event makes a one-page session engaged and not a bounce',
+    events: [ev('a', T0), ev('b', T0 + 2 * S, { name: 'signup', props: { plan: 'pro' } })],
+    sessions: [
+      { ids: ['a', 'b'], start_reason: 'first_visit', is_bounce: 0, is_engaged: 1, has_conversion: 1 },
+    ],
+  },
+  {
+    name: 'source, medium, campaign and device come from the first event',
+    events: [
+      ev('b', T0 + MIN, { source: 'Twitter', country: 'DE' }),
+      ev('a', T0, {
+        source: 'Google',
+        medium: 'organic',
+        channel: 'search',
+        country: 'FR',
+        device: 'mobile',
+      }),
+    ],
+    sessions: [
+      {
+        ids: ['a', 'b'],
+        start_reason: 'first_visit',
+        source: 'Google',
+        medium: 'organic',
+        channel: 'search',
+        country: 'FR',
+        device: 'mobile',
+      },
+    ],
+  },
+  {
+    name: 'a session becomes final once the watermark passes its last event plus the gap',
+    events: [ev('a', T0), ev('x', T0 + 33 * MIN, vis2)],
+    sessions: [
+      { ids: ['a'], start_reason: 'first_visit', is_final: 1 },
+      { ids: ['x'], start_reason: 'first_visit', is_final: 0 },
+    ],
+  },
+  {
+    name: 'an idle tick on wall-clock time makes the last sessions final',
+    idleAt: T0 + 3 * H,
+    events: [ev('a', T0), ev('x', T0 + MIN, vis2)],
+    sessions: [
+      { ids: ['a'], start_reason: 'first_visit', is_final: 1 },
+      { ids: ['x'], start_reason: 'first_visit', is_final: 1 },
+    ],
+  },
+  {
+    name: 'a very late event within the retention reopens and corrects a final session, and is counted',
+    events: [ev('a', T0), ev('x', T0 + 35 * MIN, vis2), ev('b', T0 + MIN)],
+    sessions: [
+      { ids: ['a', 'b'], start_reason: 'first_visit', is_final: 1, duration_s: 60 },
+      { ids: ['x'], start_reason: 'first_visit' },
+    ],
+    counters: { veryLate: 1, reopened: 1, veryLateWithoutState: 0 },
+  },
+  {
+    name: 'a very late event after its visitor state was evicted is still stored and sessionized, and counted',
+    events: [ev('a', T0), ev('x', T0 + 2 * H, vis2), ev('b', T0 + 50 * MIN)],
+    sessions: [
+      { ids: ['a'], start_reason: 'first_visit' },
+      { ids: ['b'], start_reason: 'first_visit' },
+      { ids: ['x'], start_reason: 'first_visit' },
+    ],
+    counters: { veryLate: 1, veryLateWithoutState: 1 },
+  },
+  {
+    name: 'a duplicate event (same event id) is ignored',
+    events: [ev('a', T0), ev('b', T0 + MIN), ev('a', T0)],
+    sessions: [{ ids: ['a', 'b'], start_reason: 'first_visit', events: 2 }],
+    counters: { duplicates: 1 },
+  },
+  {
+    name: 'a correction moving a start across midnight and a month boundary tombstones the old id in its own partition',
+    events: [
+      ev('a', Date.UTC(2024, 1, 1, 0, 1)),
+      ev('b', Date.UTC(2024, 1, 1, 0, 2)),
+      ev('z', Date.UTC(2024, 0, 31, 23, 59, 30)),
+    ],
+    sessions: [{ ids: ['z', 'a', 'b'], start_reason: 'first_visit', started_at: '2024-01-31 23:59:30' }],
+    tombstoned: [['a']],
+  },
+  {
+    name: 'a cookieless visit across midnight stays one session under the new day id',
+    events: [
+      ev('a', Date.UTC(2024, 4, 10, 23, 55), { visitor_id: 'day10-hash' }),
+      ev('b', Date.UTC(2024, 4, 11, 0, 5), { visitor_id: 'day11-hash', prev_visitor_id: 'day10-hash' }),
+      ev('c', Date.UTC(2024, 4, 11, 0, 15), { visitor_id: 'day11-hash', prev_visitor_id: 'day10-hash' }),
+    ],
+    sessions: [{ ids: ['a', 'b', 'c'], start_reason: 'first_visit', visitor_id: 'day10-hash' }],
+  },
+  {
+    name: 'a cookieless visit across midnight is one session whichever day id arrives first',
+    events: [
+      ev('b', Date.UTC(2024, 4, 11, 0, 0, 30), { visitor_id: 'day11-hash', prev_visitor_id: 'day10-hash' }),
+      ev('a', Date.UTC(2024, 4, 10, 23, 59), { visitor_id: 'day10-hash' }),
+    ],
+    sessions: [{ ids: ['a', 'b'], start_reason: 'first_visit', visitor_id: 'day10-hash' }],
+  },
+];
+
+describe('session semantics', () => {
+  for (const c of cases) {
+    it(c.name, () => {
+      const r = runStateMachine(c.events, {
+        settings: c.settings,
+        latenessMs: c.latenessMs,
+        retentionMs: c.retentionMs,
+        idleAt: c.idleAt,
+      });
+      checkInvariants(r.sessions, r.events);
+      const truth = currentTruth(r.sessions, r.events);
+      const byTs = new Map(c.events.map((e) => [e.event_id, e.ts]));
+      const order = (a: string, b: string) => (byTs.get(a) ?? 0) - (byTs.get(b) ?? 0) || (a < b ? -1 : 1);
+      const got = truth.sessions
+        .map((s) => ({
+          row: s,
+          events: truth.events
+            .filter((e) => e.session_id === s.session_id)
+            .map((e) => e.event_id)
+            .sort(order),
+        }))
+        .sort((a, b) => order(a.events[0] ?? '', b.events[0] ?? ''));
+      expect(got.map((g) => g.events)).toEqual(c.sessions.map((s) => s.ids));
+      c.sessions.forEach((want, i) => {
+        const { ids, ...fields } = want;
+        const row = got[i]?.row as SessionRow;
+        expect(row).toMatchObject(fields);
+        // The id is the hash of site, visitor and the opening event; started_at is that event's time.
+        const opening = c.events.find((e) => e.event_id === ids[0]) as KafkaEvent;
+        expect(row.session_id).toBe(sessionId(opening.site_id, opening.visitor_id, opening.event_id));
+      });
+      for (const opened of c.tombstoned ?? []) {
+        const opening = c.events.find((e) => e.event_id === opened[0]) as KafkaEvent;
+        const id = sessionId(opening.site_id, opening.visitor_id, opening.event_id);
+        const rows = r.sessions.filter((s) => s.session_id === id);
+        expect(rows.length).toBeGreaterThan(1);
+        expect(rows.at(-1)?.deleted).toBe(1);
+        expect(rows.at(-1)?.started_at).toBe(rows[0]?.started_at);
+      }
+      if (c.counters) expect(r.counters).toMatchObject(c.counters);
+    });
+  }
+
+  it('a replay from the commit point rebuilds a visitor state evicted across the commit', () => {
+    const opts = { latenessMs: 2 * MIN, retentionMs: 5 * MIN, settings: { gapMs: 2 * MIN } };
+    const a = { visitor_id: 'A' };
+    const events = [
+      ev('s1', T0, { visitor_id: 'S' }),
+      ev('a1', T0 + MIN, a),
+      ev('s2', T0 + 2 * MIN, { visitor_id: 'S' }),
+      ...[4, 6, 8, 10, 12].map((m) => ev(`a${m}`, T0 + m * MIN, a)),
+    ];
+    const state = new PartitionState(stateConfig(opts));
+    events.forEach((event, offset) => {
+      state.process({ offset, event });
+    });
+    // S is evicted by now, but A (opened at offset 1) is open: a replay from 1 would see s2 without s1.
+    expect(state.size().visitors).toBe(1);
+    expect(state.commitPoint()).toEqual({ offset: 0, maxTs: Number.NEGATIVE_INFINITY });
+  });
+
+  it('events of a merged session are rewritten with the surviving id and a higher version', () => {
+    const r = runStateMachine([ev('a', T0), ev('c', T0 + 110 * S), ev('b', T0 + 55 * S)], {
+      settings: { gapMs: MIN },
+    });
+    const cRows = r.events.filter((e) => e.event_id === 'c');
+    expect(cRows.map((e) => e.session_id)).toEqual([
+      sessionId('example.com', 'visitor-1', 'c'),
+      sessionId('example.com', 'visitor-1', 'a'),
+    ]);
+    expect((cRows[1]?.version ?? 0) > (cRows[0]?.version ?? 0)).toBe(true);
+  });
+
+  it('the same input yields the same rows, ids and versions on every run', () => {
+    const input = [ev('a', T0), ev('c', T0 + 110 * S), ev('b', T0 + 55 * S), ev('x', T0, vis2)];
+    const one = runStateMachine(input, { settings: { gapMs: MIN } });
+    const two = runStateMachine(input, { settings: { gapMs: MIN } });
+    expect(two.sessions).toEqual(one.sessions);
+    expect(two.events).toEqual(one.events);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Properties over random streams.
+
+const LATENESS = 2 * MIN;
+
+const arbStream = fc
+  .array(
+    fc.record({
+      visitor: fc.integer({ min: 0, max: 3 }),
+      at: fc.integer({ min: 0, max: 6 * 60 }), // minute of the stream
+      sec: fc.integer({ min: 0, max: 59 }),
+      kind: fc.constantFrom('pageview', 'pageview', 'pageview', 'engagement', 'signup'),
+      path: fc.constantFrom('/', '/a', '/b'),
+      campaign: fc.constantFrom('', '', '', 'spring', 'summer'),
+      referrer: fc.constantFrom('', '', '', 'example.com', 'google.com', 'bing.com'),
+      delay: fc.integer({ min: 0, max: LATENESS - 1 }),
+      /** Up to 15 min: sometimes beyond the lateness and the retention. */
+      lateDelay: fc.integer({ min: 0, max: 15 * MIN }),
+    }),
+    { minLength: 1, maxLength: 60, size: 'max' },
+  )
+  .map((rows) =>
+    rows.map((r, i) => ({
+      delay: r.delay,
+      lateDelay: r.lateDelay,
+      event: ev(`ev-${String(i).padStart(3, '0')}`, Date.UTC(2024, 0, 31, 21, 0) + r.at * MIN + r.sec * S, {
+        visitor_id: `visitor-${r.visitor}`,
+        name: r.kind,
+        path: r.path,
+        utm_campaign: r.campaign,
+        referrer_host: r.referrer,
+        engaged_ms: r.kind === 'engagement' ? r.sec * 1000 : 0,
+      }),
+    })),
+  );
+
+const arbSettings = fc.record({
+  gapMs: fc.constantFrom(30 * MIN, 10 * MIN, 2 * MIN),
+  maxLengthMs: fc.constantFrom(24 * H, H, 20 * MIN),
+  splitMidnight: fc.boolean(),
+  splitCampaign: fc.boolean(),
+  timeZone: fc.constantFrom('UTC', 'Europe/Paris', 'Asia/Kolkata'),
+});
+
+describe('session properties', () => {
+  it('any arrival order within the allowed lateness gives the same sessions as event-time order', () => {
+    fc.assert(
+      fc.property(arbStream, arbSettings, (stream, settings) => {
+        const sorted = [...stream]
+          .sort((a, b) => a.event.ts - b.event.ts || (a.event.event_id < b.event.event_id ? -1 : 1))
+          .map((x) => x.event);
+        // Arrival by event time plus a delay under the lateness: no event is ever behind the watermark.
+        const shuffled = [...stream]
+          .sort((a, b) => a.event.ts + a.delay - (b.event.ts + b.delay))
+          .map((x) => x.event);
+        const opts = { settings, latenessMs: LATENESS, idleAt: Date.UTC(2030, 0, 1) };
+        const a = runStateMachine(sorted, opts);
+        const b = runStateMachine(shuffled, opts);
+        checkInvariants(b.sessions, b.events);
+        expect(b.counters.veryLate).toBe(0);
+        expect(comparable(b.sessions, b.events)).toEqual(comparable(a.sessions, a.events));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a crash at any point followed by a replay from the last commit point gives the clean result', () => {
+    fc.assert(
+      fc.property(
+        arbStream,
+        arbSettings,
+        fc.array(fc.integer({ min: 0, max: 10_000 }), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.constantFrom(1, 0.2, 0.05),
+        (stream, settings, commitFractions, crashFraction, density) => {
+          // Denser streams make visitor states overlap, so commits fall inside evicted states' spans.
+          const base = Date.UTC(2024, 0, 31, 21, 0);
+          const dense = stream.map((x) => {
+            const ts = base + Math.round((x.event.ts - base) * density);
+            return { ...x, event: { ...x.event, ts, received_at: ts } };
+          });
+          // Arrival with delays beyond the lateness: very late events, evictions, reopened sessions.
+          const events = [...dense]
+            .sort((a, b) => a.event.ts + a.lateDelay - (b.event.ts + b.lateDelay))
+            .map((x) => x.event);
+          const idleAt = Date.UTC(2030, 0, 1);
+          const opts = { settings, latenessMs: LATENESS, retentionMs: 5 * MIN };
+          const clean = runStateMachine(events, { ...opts, idleAt });
+
+          const crashAt = crashFraction % (events.length + 1);
+          const commitsAt = new Set(commitFractions.map((f) => f % (crashAt + 1)));
+          const written = {
+            sessions: [] as SessionRow[],
+            events: [] as ReturnType<typeof runStateMachine>['events'],
+          };
+          const first = new PartitionState(stateConfig(opts));
+          let commit = { offset: 0, maxTs: null as number | null };
+          for (let i = 0; i < crashAt; i++) {
+            if (commitsAt.has(i)) {
+              const p = first.commitPoint();
+              commit = { offset: p.offset, maxTs: Number.isFinite(p.maxTs) ? p.maxTs : null };
+              first.committed(p.offset);
+            }
+            first.process({ offset: i, event: events[i] as KafkaEvent });
+            const out = first.drain();
+            written.sessions.push(...out.sessions);
+            written.events.push(...out.events);
+          }
+          const second = new PartitionState(stateConfig(opts), { maxTs: commit.maxTs });
+          for (let i = commit.offset; i < events.length; i++) {
+            second.process({ offset: i, event: events[i] as KafkaEvent });
+          }
+          second.tick(idleAt);
+          const out = second.drain();
+          written.sessions.push(...out.sessions);
+          written.events.push(...out.events);
+          expect(comparable(written.sessions, written.events)).toEqual(
+            comparable(clean.sessions, clean.events),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
