@@ -3,11 +3,7 @@
  * rather than a client, so the same code runs on the ClickHouse server and on chdb in the dialect test.
  */
 import type { RawSql } from '@stint/infra/clickhouse';
-import {
-  BREAKDOWN_COLUMNS_OUT,
-  type Breakdown,
-  breakdownQuery,
-} from './queries/breakdown.ts';
+import { type BREAKDOWN_COLUMNS_OUT, type Breakdown, breakdownQuery } from './queries/breakdown.ts';
 import type { ReportParams } from './queries/common.ts';
 import { DURATION_BUCKETS, durationQuery } from './queries/duration.ts';
 import {
@@ -16,7 +12,12 @@ import {
   SESSIONS_PER_VISITOR_BUCKETS,
   sessionsPerVisitorQuery,
 } from './queries/frequency.ts';
-import { REALTIME_WINDOW_S, type RealtimeParams, realtimeQuery, topPagesNowQuery } from './queries/realtime.ts';
+import {
+  REALTIME_WINDOW_S,
+  type RealtimeParams,
+  realtimeQuery,
+  topPagesNowQuery,
+} from './queries/realtime.ts';
 import { type Metrics, toMetrics } from './queries/session-metrics.ts';
 import { summaryQuery } from './queries/summary.ts';
 import { type Interval, timeseriesQuery } from './queries/timeseries.ts';
@@ -39,12 +40,19 @@ export interface TimeseriesData {
   points: TimeseriesPoint[];
 }
 
-export async function timeseriesReport(run: Runner, p: ReportParams, interval: Interval): Promise<TimeseriesData> {
+export async function timeseriesReport(
+  run: Runner,
+  p: ReportParams,
+  interval: Interval,
+): Promise<TimeseriesData> {
   const rows = await run(timeseriesQuery(p, interval));
   return { interval, points: rows.map((r) => ({ bucket: String(r.bucket), ...toMetrics(r) })) };
 }
 
-export type BreakdownRow = { key: string } & Record<Exclude<(typeof BREAKDOWN_COLUMNS_OUT)[number], 'key'>, number>;
+export type BreakdownRow = { key: string } & Record<
+  Exclude<(typeof BREAKDOWN_COLUMNS_OUT)[number], 'key'>,
+  number
+>;
 export interface BreakdownData {
   by: Breakdown;
   rows: BreakdownRow[];
@@ -108,7 +116,11 @@ export interface FrequencyData {
   };
 }
 
-export async function frequencyReport(run: Runner, p: ReportParams, interval: Interval): Promise<FrequencyData> {
+export async function frequencyReport(
+  run: Runner,
+  p: ReportParams,
+  interval: Interval,
+): Promise<FrequencyData> {
   const [spv, dsp, series] = await Promise.all([
     run(sessionsPerVisitorQuery(p)),
     run(daysSincePreviousQuery(p)),
@@ -154,6 +166,10 @@ export async function realtimeReport(run: Runner, p: RealtimeParams, limit = 10)
     visitors: num(t.visitors),
     sessions: num(t.sessions),
     pageviews: num(t.pageviews),
-    top_pages: pages.map((r) => ({ path: String(r.path), visitors: num(r.visitors), pageviews: num(r.pageviews) })),
+    top_pages: pages.map((r) => ({
+      path: String(r.path),
+      visitors: num(r.visitors),
+      pageviews: num(r.pageviews),
+    })),
   };
 }

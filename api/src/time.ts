@@ -22,7 +22,9 @@ export type TimeInput =
 
 function validDate(y: number, m: number, d: number): boolean {
   const t = new Date(Date.UTC(y, m - 1, d));
-  return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d && y >= 1971 && y <= 2105;
+  return (
+    t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d && y >= 1971 && y <= 2105
+  );
 }
 
 /** Parses `YYYY-MM-DD` or `YYYY-MM-DDThh:mm[:ss][Z|±hh:mm]`; null when it is neither. */

@@ -58,7 +58,9 @@ beforeAll(() => {
   for (const m of readMigrations(DB)) for (const s of m.statements) session.query(s);
   const rows = rawRows(all);
   const insert = (table: string, values: Record<string, unknown>[]) =>
-    session.query(`INSERT INTO ${DB}.${table} FORMAT JSONEachRow\n${values.map((v) => JSON.stringify(v)).join('\n')}`);
+    session.query(
+      `INSERT INTO ${DB}.${table} FORMAT JSONEachRow\n${values.map((v) => JSON.stringify(v)).join('\n')}`,
+    );
   insert('sessions_raw', rows.sessions);
   insert('events_raw', rows.events);
 });
@@ -66,10 +68,16 @@ afterAll(() => session.cleanup());
 
 describe('report queries on modern ClickHouse (chdb)', () => {
   it('summary equals the independent computation, with and without filters', async () => {
-    for (const f of [{}, { country: 'US' }, { page: "/o'brien", device: 'mobile' }, { campaign: "spring'24" }]) {
+    for (const f of [
+      {},
+      { country: 'US' },
+      { page: "/o'brien", device: 'mobile' },
+      { campaign: "spring'24" },
+    ]) {
       const got = await summaryReport(run, params(f));
       const want = expectedMetrics(select(all, SITE_A, FROM, TO, f), all);
-      for (const [k, v] of Object.entries(want)) expect(got[k as keyof typeof got], `${k} ${JSON.stringify(f)}`).toBeCloseTo(v, 9);
+      for (const [k, v] of Object.entries(want))
+        expect(got[k as keyof typeof got], `${k} ${JSON.stringify(f)}`).toBeCloseTo(v, 9);
     }
   });
 
@@ -88,7 +96,11 @@ describe('report queries on modern ClickHouse (chdb)', () => {
       const got = await breakdownReport(run, params(), by, 1000);
       const want = expectedBreakdown(select(all, SITE_A, FROM, TO), by);
       expect(got.rows.length, by).toBe(want.length);
-      for (const w of want) expect(got.rows.find((r) => r.key === w.key), `${by} ${w.key}`).toEqual(w);
+      for (const w of want)
+        expect(
+          got.rows.find((r) => r.key === w.key),
+          `${by} ${w.key}`,
+        ).toEqual(w);
     }
   });
 
@@ -108,7 +120,11 @@ describe('report queries on modern ClickHouse (chdb)', () => {
   it('realtime equals the independent computation', async () => {
     const got = await realtimeReport(run, { ...params(), now: new Date(NOW) });
     const want = expectedRealtime(all, SITE_A, NOW);
-    expect([got.visitors, got.sessions, got.pageviews]).toEqual([want.visitors, want.sessions, want.pageviews]);
+    expect([got.visitors, got.sessions, got.pageviews]).toEqual([
+      want.visitors,
+      want.sessions,
+      want.pageviews,
+    ]);
     expect(got.top_pages).toEqual(expect.arrayContaining(want.top_pages));
     expect(got.top_pages.length).toBe(want.top_pages.length);
   });

@@ -4,7 +4,11 @@
  * hide: a tombstoned session whose event moved to another session, and stale lower versions.
  * Also the independent computation of every metric, straight from the fixture's events in TypeScript.
  */
-import { DAYS_SINCE_PREVIOUS_BUCKETS, DURATION_BUCKETS, SESSIONS_PER_VISITOR_BUCKETS } from '../src/queries/index.ts';
+import {
+  DAYS_SINCE_PREVIOUS_BUCKETS,
+  DURATION_BUCKETS,
+  SESSIONS_PER_VISITOR_BUCKETS,
+} from '../src/queries/index.ts';
 
 export interface FxEvent {
   ts: number;
@@ -77,11 +81,18 @@ function makeSession(r: () => number, site: string, visitor: string, start: numb
     events.push({ ts: t, name: 'pageview', path: pick(r, PATHS), engaged_ms: 0 });
     if (r() < 0.5) {
       t += 500;
-      events.push({ ts: t, name: 'engagement', path: events.at(-1)?.path ?? '/', engaged_ms: Math.floor(r() * 25_000) });
+      events.push({
+        ts: t,
+        name: 'engagement',
+        path: events.at(-1)?.path ?? '/',
+        engaged_ms: Math.floor(r() * 25_000),
+      });
     }
   }
   if (r() < 0.15) events.push({ ts: t + 300, name: 'signup', path: '/pricing', engaged_ms: 0 });
-  const attrs = Object.fromEntries(Object.entries(ATTRS).map(([k, xs]) => [k, pick(r, xs)])) as unknown as FxAttrs;
+  const attrs = Object.fromEntries(
+    Object.entries(ATTRS).map(([k, xs]) => [k, pick(r, xs)]),
+  ) as unknown as FxAttrs;
   return { site, id: `${site}-s${n}`, visitor, events, ...attrs };
 }
 
@@ -95,10 +106,13 @@ export function buildSessions(): FxSession[] {
   for (let v = 0; v < 40; v++) {
     const visitor = `visitor-a-${String(v).padStart(3, '0')}`;
     // Older history for some visitors: they come back as returning visitors.
-    if (r() < 0.35) out.push(makeSession(r, SITE_A, visitor, Date.UTC(2024, 0, 10) + Math.floor(r() * 20 * day), n++));
+    if (r() < 0.35)
+      out.push(makeSession(r, SITE_A, visitor, Date.UTC(2024, 0, 10) + Math.floor(r() * 20 * day), n++));
     const count = v === 0 ? 13 : 1 + Math.floor(r() * (v % 5 === 0 ? 7 : 3));
     for (let i = 0; i < count; i++) {
-      const start = rangeStart + Math.floor(r() * 9 * day);
+      // Visitor 0 comes 13 times inside the reported range (the 11+ bucket); others anywhere around it.
+      const start =
+        v === 0 ? Date.UTC(2024, 2, 8, 6) + i * 8 * 3_600_000 : rangeStart + Math.floor(r() * 9 * day);
       out.push(makeSession(r, SITE_A, visitor, Math.floor(start / 1000) * 1000, n++));
     }
   }
@@ -120,13 +134,26 @@ export function buildSessions(): FxSession[] {
     const s = makeSession(r, SITE_A, visitor, start, n++);
     s.events = [
       { ts: start, name: 'pageview', path: '/', engaged_ms: 0 },
-      { ts: start + 30_000, name: 'pageview', path: visitor === 'visitor-live-2' ? '/pricing' : '/docs', engaged_ms: 0 },
+      {
+        ts: start + 30_000,
+        name: 'pageview',
+        path: visitor === 'visitor-live-2' ? '/pricing' : '/docs',
+        engaged_ms: 0,
+      },
     ];
     out.push(s);
   }
   // Another site with the same paths and visitors' names: never visible to site A's reports.
   for (let i = 0; i < 12; i++) {
-    out.push(makeSession(r, SITE_B, `visitor-a-${String(i).padStart(3, '0')}`, Date.UTC(2024, 2, 9) + i * 3_600_000, n++));
+    out.push(
+      makeSession(
+        r,
+        SITE_B,
+        `visitor-a-${String(i).padStart(3, '0')}`,
+        Date.UTC(2024, 2, 9) + i * 3_600_000,
+        n++,
+      ),
+    );
   }
   return out;
 }
@@ -183,7 +210,13 @@ export function sessionRow(s: FxSession, version: number, deleted = 0): Record<s
   };
 }
 
-export function eventRow(s: FxSession, e: FxEvent, i: number, version: number, sessionId = s.id): Record<string, unknown> {
+export function eventRow(
+  s: FxSession,
+  e: FxEvent,
+  i: number,
+  version: number,
+  sessionId = s.id,
+): Record<string, unknown> {
   return {
     site_id: s.site,
     event_id: `${s.id}-e${i}`,
@@ -233,14 +266,22 @@ export function rawRows(sessions: readonly FxSession[]): {
   const eRows: Record<string, unknown>[] = [];
   sessions.forEach((s, idx) => {
     if (idx % 2 === 0) {
-      sRows.push({ ...sessionRow(s, 1), duration_s: 99_999, pageviews: 77, is_bounce: 1, entry_path: '/stale' });
+      sRows.push({
+        ...sessionRow(s, 1),
+        duration_s: 99_999,
+        pageviews: 77,
+        is_bounce: 1,
+        entry_path: '/stale',
+      });
     }
     sRows.push(sessionRow(s, 3));
     s.events.forEach((e, i) => {
       eRows.push(eventRow(s, e, i, 3));
     });
   });
-  const victim = sessions.find((s) => s.site === SITE_A && s.events[0] && s.events[0].ts > Date.UTC(2024, 2, 9)) as FxSession;
+  const victim = sessions.find(
+    (s) => s.site === SITE_A && s.events[0] && s.events[0].ts > Date.UTC(2024, 2, 9),
+  ) as FxSession;
   const ghost: FxSession = { ...victim, id: `${victim.id}-ghost`, events: victim.events.slice(0, 1) };
   sRows.push(sessionRow(ghost, 1));
   sRows.push(sessionRow(ghost, 2, 1));
@@ -250,10 +291,21 @@ export function rawRows(sessions: readonly FxSession[]): {
 
 // ---------------------------------------------------------------- independent computation
 
-export type Filters = Partial<Record<
-  'page' | 'entry_page' | 'source' | 'medium' | 'campaign' | 'referrer' | 'country' | 'device' | 'browser' | 'os',
-  string
->>;
+export type Filters = Partial<
+  Record<
+    | 'page'
+    | 'entry_page'
+    | 'source'
+    | 'medium'
+    | 'campaign'
+    | 'referrer'
+    | 'country'
+    | 'device'
+    | 'browser'
+    | 'os',
+    string
+  >
+>;
 
 const start = (s: FxSession) => (s.events[0] as FxEvent).ts;
 const pageviewsOf = (s: FxSession) => s.events.filter((e) => e.name === 'pageview');
@@ -293,7 +345,8 @@ export function expectedMetrics(selected: readonly FxSession[], all: readonly Fx
   for (const s of selected) visitors.set(s.visitor, Math.min(visitors.get(s.visitor) ?? Infinity, start(s)));
   let returning = 0;
   for (const [v, firstSelected] of visitors) {
-    if (all.some((s) => s.site === selected[0]?.site && s.visitor === v && start(s) < firstSelected)) returning++;
+    if (all.some((s) => s.site === selected[0]?.site && s.visitor === v && start(s) < firstSelected))
+      returning++;
   }
   const sessions = selected.length;
   const pageviews = selected.reduce((a, s) => a + pageviewsOf(s).length, 0);
@@ -408,7 +461,9 @@ export function expectedDuration(selected: readonly FxSession[]) {
   const d = selected.map(durationOf);
   return {
     sessions: d.length,
-    buckets: DURATION_BUCKETS.map((b) => d.filter((x) => x >= b.min_s && (b.max_s === null || x < b.max_s)).length),
+    buckets: DURATION_BUCKETS.map(
+      (b) => d.filter((x) => x >= b.min_s && (b.max_s === null || x < b.max_s)).length,
+    ),
     median_s: quantile(d, 0.5),
     p90_s: quantile(d, 0.9),
     avg_s: div(
@@ -435,14 +490,17 @@ export function expectedFrequency(selected: readonly FxSession[], all: readonly 
     sessions_per_visitor: spv,
     first_sessions: gaps.filter((g) => g === null).length,
     days_since_previous: DAYS_SINCE_PREVIOUS_BUCKETS.map(
-      (b) => gaps.filter((g) => g !== null && g >= b.min_days && (b.max_days === null || g <= b.max_days)).length,
+      (b) =>
+        gaps.filter((g) => g !== null && g >= b.min_days && (b.max_days === null || g <= b.max_days)).length,
     ),
   };
 }
 
 export function expectedRealtime(all: readonly FxSession[], site: string, now: number) {
   const events = all.flatMap((s) =>
-    s.site === site ? s.events.filter((e) => e.ts >= now - 300_000 && e.ts <= now).map((e) => ({ s, e })) : [],
+    s.site === site
+      ? s.events.filter((e) => e.ts >= now - 300_000 && e.ts <= now).map((e) => ({ s, e }))
+      : [],
   );
   const pages = new Map<string, { visitors: Set<string>; pageviews: number }>();
   for (const { s, e } of events) {

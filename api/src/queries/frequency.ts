@@ -19,10 +19,7 @@ export const DAYS_SINCE_PREVIOUS_BUCKETS = [
   { label: '31+', min_days: 31, max_days: null },
 ] as const;
 
-function bucketCounts(
-  column: string,
-  buckets: readonly { min: number; max: number | null }[],
-): RawSql {
+function bucketCounts(column: string, buckets: readonly { min: number; max: number | null }[]): RawSql {
   const parts = buckets.map((b, i) =>
     b.max === null
       ? `countIf(${column} >= ${b.min}) AS b${i}`
