@@ -1,7 +1,12 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { waitFor } from '@stint/infra/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../src/contract/event.ts';
 import { historicalIds, stablePartition } from '../src/enrich/visitor-id.ts';
+import { importLogs } from '../src/import/import-logs.ts';
 import { CHROME_UA, GB_IP, type Harness, SITE, startHarness } from './harness.ts';
 
 let h: Harness;
@@ -497,5 +502,59 @@ describe('the rest of the surface', () => {
     ]) {
       expect(metrics.body).toContain(name);
     }
+  });
+});
+
+describe('stint import-logs', () => {
+  const MONTHS = 'Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split(' ');
+  const logTime = (ms: number) => {
+    const d = new Date(ms);
+    const p = (n: number) => String(n).padStart(2, '0');
+    return `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+  };
+
+  it('sends the page views of a gzipped access log with their original time, IP and user agent', async () => {
+    const app = await h.buildApp();
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const mark = marker();
+    const base = Math.floor((Date.now() - 86_400_000) / 1000) * 1000;
+    const hit = (offsetS: number, req: string, status = 200, ua = CHROME_UA) =>
+      `${GB_IP} - - [${logTime(base + offsetS * 1000)}] "${req}" ${status} 512 "https://www.google.com/" "${ua}"`;
+    const lines = [
+      hit(0, `GET /${mark}/a HTTP/1.1`),
+      hit(1, `GET /${mark}/style.css HTTP/1.1`),
+      hit(2, `GET /${mark}/b?x=1 HTTP/1.1`, 304),
+      hit(3, `POST /${mark}/form HTTP/1.1`),
+      hit(4, `GET /${mark}/missing HTTP/1.1`, 404),
+      hit(5, `GET /${mark}/c HTTP/1.1`, 200, 'Googlebot/2.1 (+http://www.google.com/bot.html)'),
+      'not a log line',
+      // Older than the collector accepts: refused and counted, the rest still goes in.
+      `${GB_IP} - - [${logTime(base - 900 * 86_400_000)}] "GET /${mark}/ancient HTTP/1.1" 200 1 "-" "${CHROME_UA}"`,
+      hit(-30, `GET /${mark}/d HTTP/1.1`),
+    ];
+    const file = join(mkdtempSync(join(tmpdir(), 'stint-import-')), 'access.log.gz');
+    writeFileSync(file, gzipSync(`${lines.join('\n')}\n`));
+
+    const stats = await importLogs({ file, site: SITE, token: h.token, collector: address, batchSize: 2 });
+    expect(stats).toMatchObject({ lines: 9, sent: 3, rejected: 1 });
+    expect(stats.skipped).toMatchObject({ static: 1, not_get: 1, status: 1, bot: 1, malformed: 1 });
+
+    const hits = await waitFor(() => {
+      const found = h.received.filter((r) => r.event.path.startsWith(`/${mark}/`));
+      return found.length >= 3 ? found : undefined;
+    });
+    const byPath = Object.fromEntries(hits.map((r) => [r.event.path, r.event]));
+    expect(Object.keys(byPath).sort()).toEqual([`/${mark}/a`, `/${mark}/b`, `/${mark}/d`]);
+    expect(byPath[`/${mark}/a`]).toMatchObject({
+      ts: base,
+      country: 'GB',
+      browser: 'Chrome',
+      source: 'google',
+    });
+    expect(byPath[`/${mark}/d`]?.ts).toBe(base - 30_000);
+    expect(byPath[`/${mark}/a`]?.visitor_id).toBe(
+      historicalIds(h.salts.secret, base, SITE, GB_IP, CHROME_UA).visitor_id,
+    );
+    await app.close();
   });
 });
