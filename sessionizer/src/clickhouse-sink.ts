@@ -1,0 +1,53 @@
+/**
+ * Buffers `events_raw` and `sessions_raw` rows and writes them in batches. Rows of one id arrive in
+ * ascending versions, so the buffer keeps only the newest per id: a session rewritten by every event
+ * of a busy second costs one row per flush, not one per event. Writes are idempotent (ReplacingMergeTree
+ * by version), so a flush that fails half-way is simply retried whole.
+ */
+import { type ClickHouseClient, insertRows } from '@stint/infra/clickhouse';
+import type { EventRow, RowSink, SessionRow } from './state/index.ts';
+
+export interface SinkStats {
+  /** Milliseconds of each successful flush. */
+  onFlush?: (ms: number, rows: { events: number; sessions: number }) => void;
+}
+
+export class ClickHouseSink {
+  private sessions = new Map<string, SessionRow>();
+  private events = new Map<string, EventRow>();
+
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+    private readonly stats: SinkStats = {},
+  ) {}
+
+  get size(): number {
+    return this.sessions.size + this.events.size;
+  }
+
+  add(rows: RowSink): void {
+    for (const r of rows.events) this.events.set(`${r.site_id}\u001f${r.event_id}`, r);
+    for (const r of rows.sessions) this.sessions.set(r.session_id, r);
+  }
+
+  /** Writes everything buffered; on failure the rows stay buffered (and newer ones keep coalescing). */
+  async flush(): Promise<void> {
+    if (this.size === 0) return;
+    const events = this.events;
+    const sessions = this.sessions;
+    this.events = new Map();
+    this.sessions = new Map();
+    const started = performance.now();
+    try {
+      await insertRows(this.client, `${this.database}.events_raw`, [...events.values()] as never[]);
+      await insertRows(this.client, `${this.database}.sessions_raw`, [...sessions.values()] as never[]);
+    } catch (err) {
+      // Put the rows back under anything newer that arrived meanwhile.
+      for (const [k, r] of events) if (!this.events.has(k)) this.events.set(k, r);
+      for (const [k, r] of sessions) if (!this.sessions.has(k)) this.sessions.set(k, r);
+      throw err;
+    }
+    this.stats.onFlush?.(performance.now() - started, { events: events.size, sessions: sessions.size });
+  }
+}

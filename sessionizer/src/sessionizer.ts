@@ -1,0 +1,323 @@
+/**
+ * The sessionizer service: a Kafka consumer group feeding one pure `PartitionState` per assigned
+ * partition, writing rows to ClickHouse in batches and committing offsets only for what is written.
+ *
+ * Exactly-once, in short: rows are deterministic (ids from events, versions from offsets) and written
+ * idempotently; after a flush each partition commits its *commit point* — the first offset a replay
+ * needs to rebuild its open visitor states — with the watermark input as commit metadata. On start,
+ * rebalance or after a crash, a partition's state is rebuilt by replaying from that commit, which
+ * rewrites the same rows with the same versions. See README.md for the argument.
+ */
+import { decodeKafkaEvent } from '@stint/collector/contract';
+import type { ClickHouseClient } from '@stint/infra/clickhouse';
+import type { Consumer, EachBatchPayload, Kafka } from '@stint/infra/kafka';
+import type { Logger } from '@stint/infra/service';
+import { ClickHouseSink } from './clickhouse-sink.ts';
+import { addCounters, createMetrics, type Metrics } from './metrics.ts';
+import { SiteSettingsCache } from './site-settings.ts';
+import {
+  type Counters,
+  emptyCounters,
+  PartitionState,
+  type SourceRecord,
+  stateConfig,
+} from './state/index.ts';
+
+export interface SessionizerDeps {
+  kafka: Kafka;
+  clickhouse: ClickHouseClient;
+  database: string;
+  topic: string;
+  groupId: string;
+  log: Logger;
+  latenessMs?: number;
+  retentionMs?: number;
+  /** Flush at least this often (ms) … */
+  flushIntervalMs?: number;
+  /** … or when this many rows are buffered. */
+  flushRows?: number;
+  /** A caught-up partition without messages for this long advances its watermark by wall clock. */
+  idleMs?: number;
+  settingsRefreshMs?: number;
+  metrics?: Metrics;
+  /** Wall clock (tests). */
+  now?: () => number;
+}
+
+interface Partition {
+  state: PartitionState;
+  seen: Counters;
+  committed: number;
+  lastMessageAt: number;
+  caughtUp: boolean;
+  lag: number;
+}
+
+interface CommitMeta {
+  maxTs: number | null;
+}
+
+export interface Sessionizer {
+  start(): Promise<void>;
+  /** Stops consuming, flushes and commits. */
+  stop(): Promise<void>;
+  metrics: Metrics;
+  /** Flushes buffered rows and commits now (tests, shutdown). */
+  flush(): Promise<void>;
+  status(): { partitions: number; buffered: number; clickhouseUp: boolean };
+}
+
+export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
+  const log = deps.log;
+  const now = deps.now ?? Date.now;
+  const metrics = deps.metrics ?? createMetrics();
+  const flushIntervalMs = deps.flushIntervalMs ?? 1000;
+  const flushRows = deps.flushRows ?? 20_000;
+  const idleMs = deps.idleMs ?? 5000;
+  const sites = new SiteSettingsCache(deps.clickhouse, deps.database);
+  const config = stateConfig({
+    latenessMs: deps.latenessMs,
+    retentionMs: deps.retentionMs,
+    settings: (site) => sites.get(site),
+  });
+  const sink = new ClickHouseSink(deps.clickhouse, deps.database, {
+    onFlush: (ms, rows) => {
+      metrics.flushSeconds.observe(ms / 1000);
+      metrics.rowsWritten.inc({ table: 'events_raw' }, rows.events);
+      metrics.rowsWritten.inc({ table: 'sessions_raw' }, rows.sessions);
+    },
+  });
+  const partitions = new Map<number, Partition>();
+  let generation = 0;
+  let consumer: Consumer | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let lastFlush = now();
+  let clickhouseUp = true;
+  let stopping = false;
+  let flushing: Promise<void> = Promise.resolve();
+  let refresh: NodeJS.Timeout | undefined;
+
+  async function committedMeta(partition: number): Promise<{ offset: number; meta: CommitMeta }> {
+    const admin = deps.kafka.admin();
+    await admin.connect();
+    try {
+      const res = await admin.fetchOffsets({ groupId: deps.groupId, topics: [deps.topic] });
+      const p = res[0]?.partitions.find((x) => x.partition === partition);
+      let meta: CommitMeta = { maxTs: null };
+      if (p?.metadata) {
+        try {
+          const parsed = JSON.parse(p.metadata) as Partial<CommitMeta>;
+          if (typeof parsed.maxTs === 'number') meta = { maxTs: parsed.maxTs };
+        } catch {
+          log.warn({ partition, metadata: p.metadata }, 'unreadable commit metadata; watermark starts empty');
+        }
+      }
+      return { offset: p ? Number(p.offset) : -1, meta };
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async function partitionFor(partition: number, firstOffset: number): Promise<Partition> {
+    const existing = partitions.get(partition);
+    if (existing) return existing;
+    const gen = generation;
+    const { offset, meta } = await committedMeta(partition);
+    if (offset >= 0 && offset !== firstOffset) {
+      log.warn({ partition, committed: offset, firstOffset }, 'replay does not start at the commit point');
+    }
+    const p: Partition = {
+      state: new PartitionState(config, { maxTs: offset === firstOffset ? meta.maxTs : null }),
+      seen: emptyCounters(),
+      committed: offset,
+      lastMessageAt: now(),
+      caughtUp: false,
+      lag: 0,
+    };
+    if (gen === generation) partitions.set(partition, p);
+    log.info({ partition, from: firstOffset, maxTs: meta.maxTs }, 'partition state rebuilt by replay');
+    return p;
+  }
+
+  /** Flushes rows and commits every partition's commit point as of the moment the rows were taken. */
+  function flushAndCommit(): Promise<void> {
+    const run = async () => {
+      const points = [...partitions].map(([partition, p]) => ({
+        partition,
+        p,
+        point: p.state.commitPoint(),
+      }));
+      const gen = generation;
+      const started = now();
+      try {
+        await sink.flush();
+      } catch (err) {
+        metrics.flushErrors.inc();
+        if (clickhouseUp) log.error({ err }, 'ClickHouse write failed; pausing until it is back');
+        clickhouseUp = false;
+        metrics.clickhouseUp.set(0);
+        throw err;
+      }
+      if (!clickhouseUp) log.info('ClickHouse is back; resuming');
+      clickhouseUp = true;
+      metrics.clickhouseUp.set(1);
+      lastFlush = started;
+      const toCommit = points.filter(({ p, point }) => point.offset > p.committed);
+      if (toCommit.length === 0 || !consumer || gen !== generation) return;
+      try {
+        await consumer.commitOffsets(
+          toCommit.map(({ partition, point }) => ({
+            topic: deps.topic,
+            partition,
+            offset: String(point.offset),
+            metadata: JSON.stringify({ maxTs: Number.isFinite(point.maxTs) ? point.maxTs : null }),
+          })),
+        );
+        for (const { p, point } of toCommit) {
+          p.committed = point.offset;
+          p.state.committed(point.offset);
+        }
+      } catch (err) {
+        // A rebalance is in progress: the partitions' next owners replay from the last commit.
+        log.warn({ err }, 'offset commit failed');
+      }
+    };
+    flushing = flushing.then(run, run);
+    return flushing;
+  }
+
+  /** Retries the flush until ClickHouse takes it; consumption waits meanwhile (no crash loop). */
+  async function flushUntilWritten(
+    heartbeat?: () => Promise<void>,
+    isRunning?: () => boolean,
+  ): Promise<void> {
+    let delay = 200;
+    for (;;) {
+      try {
+        await flushAndCommit();
+        return;
+      } catch {
+        if (stopping && !heartbeat) throw new Error('ClickHouse unavailable at shutdown');
+        if (isRunning && !isRunning()) return;
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5000);
+        await heartbeat?.().catch(() => undefined);
+      }
+    }
+  }
+
+  function updateGauges(): void {
+    let open = 0;
+    let visitors = 0;
+    let held = 0;
+    for (const [partition, p] of partitions) {
+      const s = p.state.size();
+      open += s.openSessions;
+      visitors += s.visitors;
+      held += s.events;
+      metrics.lag.set({ partition: String(partition) }, p.lag);
+    }
+    metrics.openSessions.set(open);
+    metrics.visitorStates.set(visitors);
+    metrics.heldEvents.set(held);
+  }
+
+  async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
+    if (batch.isEmpty()) return;
+    const first = Number(batch.firstOffset());
+    const p = await partitionFor(batch.partition, first);
+    const records: SourceRecord[] = [];
+    const siteIds = new Set<string>();
+    for (const m of batch.messages) {
+      const offset = Number(m.offset);
+      if (offset < p.state.nextOffset) continue; // already in this state (a re-fetch)
+      if (!m.value) continue;
+      try {
+        const event = decodeKafkaEvent(m.value);
+        records.push({ offset, event });
+        siteIds.add(event.site_id);
+      } catch (err) {
+        metrics.invalid.inc();
+        log.warn(
+          { partition: batch.partition, offset, err: (err as Error).message },
+          'skipping invalid message',
+        );
+      }
+    }
+    await sites.ensure(siteIds);
+    if (!isRunning() || isStale()) return;
+    for (const r of records) {
+      p.state.process(r);
+      sink.add(p.state.drain());
+    }
+    const last = Number(batch.lastOffset());
+    resolveOffset(batch.lastOffset());
+    addCounters(metrics, p.state.counters, p.seen);
+    p.lastMessageAt = now();
+    p.lag = Math.max(0, Number(batch.highWatermark) - last - 1);
+    p.caughtUp = p.lag === 0;
+    if (sink.size >= flushRows || now() - lastFlush >= flushIntervalMs) {
+      await flushUntilWritten(heartbeat, isRunning);
+    }
+    updateGauges();
+  }
+
+  function onTimer(): void {
+    if (stopping) return;
+    const t = now();
+    for (const p of partitions.values()) {
+      if (p.caughtUp && t - p.lastMessageAt >= idleMs) {
+        p.state.tick(t);
+        sink.add(p.state.drain());
+      }
+    }
+    updateGauges();
+    if (sink.size > 0 && t - lastFlush >= flushIntervalMs) {
+      flushAndCommit().catch(() => undefined);
+    }
+  }
+
+  return {
+    metrics,
+    async start() {
+      await sites.refresh();
+      consumer = deps.kafka.consumer({
+        groupId: deps.groupId,
+        sessionTimeout: 30_000,
+        rebalanceTimeout: 60_000,
+        heartbeatInterval: 3000,
+        maxBytesPerPartition: 4 * 1024 * 1024,
+      });
+      // A new generation restarts every assigned partition from its committed offset: rebuild by replay.
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        generation++;
+        partitions.clear();
+        log.info(
+          { assignment: e.payload.memberAssignment },
+          'joined group; partition states rebuild by replay',
+        );
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topic: deps.topic, fromBeginning: true });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+      timer = setInterval(onTimer, Math.min(250, flushIntervalMs));
+      refresh = setInterval(
+        () => sites.refresh().catch((err) => log.warn({ err }, 'site settings refresh failed')),
+        deps.settingsRefreshMs ?? 60_000,
+      );
+      refresh.unref();
+    },
+    async stop() {
+      stopping = true;
+      if (timer) clearInterval(timer);
+      if (refresh) clearInterval(refresh);
+      if (consumer) await consumer.stop();
+      await flushUntilWritten().catch((err) =>
+        log.error({ err }, 'final flush failed; rows will be replayed'),
+      );
+      if (consumer) await consumer.disconnect();
+    },
+    flush: () => flushAndCommit(),
+    status: () => ({ partitions: partitions.size, buffered: sink.size, clickhouseUp }),
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * Through real Kafka and ClickHouse: events produced to a topic come out as `stint.sessions` rows,
+ * corrections (merges, moved starts) leave no ghost, and a restart rebuilds the state by replay
+ * from the commit point and carries on as if nothing happened.
+ */
+import { encodeKafkaEvent, type KafkaEvent, kafkaKey } from '@stint/collector/contract';
+import { queryRows } from '@stint/infra/clickhouse';
+import { createKafka, ensureTopic, type Producer } from '@stint/infra/kafka';
+import { addSite } from '@stint/infra/registry';
+import { createLogger } from '@stint/infra/service';
+import { createTestDatabase, type TestDatabase, uniqueTopic, waitFor } from '@stint/infra/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSessionizer, type Sessionizer } from '../src/sessionizer.ts';
+import { sessionId } from '../src/state/index.ts';
+import { ev } from './helpers.ts';
+
+const S = 1000;
+const T = Date.UTC(2024, 5, 3, 9, 0);
+const kafka = createKafka({ clientId: 'sessionizer-int-test' });
+let db: TestDatabase;
+let topic: string;
+let producer: Producer;
+const running: Sessionizer[] = [];
+
+function start(groupId: string): Sessionizer {
+  const s = buildSessionizer({
+    kafka,
+    clickhouse: db.client,
+    database: db.database,
+    topic,
+    groupId,
+    log: createLogger('sessionizer-test', 'warn'),
+    flushIntervalMs: 100,
+    idleMs: 300,
+  });
+  running.push(s);
+  return s;
+}
+
+async function produce(events: KafkaEvent[]): Promise<void> {
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: events.map((e) => ({ key: kafkaKey(e), value: encodeKafkaEvent(e) })),
+  });
+}
+
+interface SessionView {
+  session_id: string;
+  visitor_id: string;
+  events: number;
+  duration_s: number;
+  entry_path: string;
+  start_reason: string;
+  is_final: number;
+}
+
+async function sessions(): Promise<SessionView[]> {
+  return queryRows<SessionView>(
+    db.client,
+    `SELECT session_id, visitor_id, events, duration_s, entry_path, start_reason, is_final
+     FROM ${db.database}.sessions ORDER BY visitor_id, started_at`,
+  );
+}
+
+async function eventSessions(): Promise<Record<string, string>> {
+  const rows = await queryRows<{ event_id: string; session_id: string }>(
+    db.client,
+    `SELECT event_id, session_id FROM ${db.database}.events`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.event_id, r.session_id]));
+}
+
+const id = (visitor: string, event: string) => sessionId('int.example.com', visitor, event);
+
+beforeAll(async () => {
+  db = await createTestDatabase('sessionizer');
+  topic = uniqueTopic('sessionizer');
+  await ensureTopic(kafka, topic, 2);
+  producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  // The registry's gap (60 s) applies instead of the default 30 min.
+  await addSite(db.client, db.database, { site_id: 'int.example.com', gap_s: 60 });
+});
+
+afterAll(async () => {
+  for (const s of running) await s.stop().catch(() => undefined);
+  await producer?.disconnect();
+  await db?.drop();
+});
+
+describe('sessionizer through Kafka and ClickHouse', () => {
+  it('writes sessions with merges and moved starts corrected, and resumes after a restart', async () => {
+    const site = { site_id: 'int.example.com', hostname: 'int.example.com' };
+    const v1 = { ...site, visitor_id: 'visitor-one' };
+    const v2 = { ...site, visitor_id: 'visitor-two' };
+    await produce([
+      ev('a1', T, { ...v1, path: '/a' }),
+      ev('c1', T + 110 * S, { ...v1, path: '/c' }),
+      ev('b2', T + 10 * S, { ...v2, path: '/b' }),
+      ev('c2', T + 20 * S, { ...v2, path: '/c' }),
+    ]);
+    const first = start(`g-${topic}`);
+    await first.start();
+    // Before the late events: two sessions for visitor-one (gap 60 s), one for visitor-two.
+    await waitFor(async () => (await sessions()).length === 3, {
+      timeoutMs: 30_000,
+      message: 'three sessions',
+    });
+
+    // b1 bridges visitor-one's sessions; a2 moves visitor-two's start earlier.
+    await produce([ev('b1', T + 55 * S, { ...v1, path: '/b' }), ev('a2', T + 5 * S, { ...v2, path: '/a' })]);
+    await waitFor(
+      async () => {
+        const s = await sessions();
+        return s.length === 2 && s.every((x) => x.is_final === 1) && s;
+      },
+      { timeoutMs: 30_000, message: 'merged and moved sessions, final after idle' },
+    );
+    const merged = await sessions();
+    expect(merged).toMatchObject([
+      {
+        session_id: id('visitor-one', 'a1'),
+        events: 3,
+        duration_s: 110,
+        entry_path: '/a',
+        start_reason: 'first_visit',
+      },
+      {
+        session_id: id('visitor-two', 'a2'),
+        events: 3,
+        duration_s: 15,
+        entry_path: '/a',
+        start_reason: 'first_visit',
+      },
+    ]);
+    expect(await eventSessions()).toEqual({
+      a1: id('visitor-one', 'a1'),
+      b1: id('visitor-one', 'a1'),
+      c1: id('visitor-one', 'a1'),
+      a2: id('visitor-two', 'a2'),
+      b2: id('visitor-two', 'a2'),
+      c2: id('visitor-two', 'a2'),
+    });
+    // The ghosts are tombstones in the raw table, hidden by the view.
+    const raw = await queryRows<{ session_id: string; deleted: number }>(
+      db.client,
+      `SELECT session_id, max(deleted) AS deleted FROM ${db.database}.sessions_raw FINAL GROUP BY session_id
+       ORDER BY session_id`,
+    );
+    expect(
+      raw
+        .filter((r) => Number(r.deleted) === 1)
+        .map((r) => r.session_id)
+        .sort(),
+    ).toEqual([id('visitor-one', 'c1'), id('visitor-two', 'b2')].sort());
+
+    // A restart replays from the commit point; a new event then extends visitor-one's session.
+    await first.stop();
+    // Each partition's commit carries the watermark input its replay starts from.
+    const admin = kafka.admin();
+    await admin.connect();
+    const [offsets] = await admin.fetchOffsets({ groupId: `g-${topic}`, topics: [topic] });
+    await admin.disconnect();
+    const metas = (offsets?.partitions ?? [])
+      .filter((p) => Number(p.offset) >= 0)
+      .map((p) => JSON.parse(p.metadata ?? ''));
+    expect(metas.length).toBeGreaterThan(0);
+    // null while the replay must start at the partition's very first message.
+    for (const m of metas) expect(m).toHaveProperty('maxTs');
+    const second = start(`g-${topic}`);
+    await second.start();
+    await produce([ev('d1', T + 150 * S, { ...v1, path: '/d' })]);
+    await waitFor(
+      async () => {
+        const s = await sessions();
+        const one = s.find((x) => x.visitor_id === 'visitor-one');
+        return s.length === 2 && one?.events === 4 && one.is_final === 1;
+      },
+      { timeoutMs: 30_000, message: 'visitor-one continued after restart' },
+    );
+    expect((await eventSessions()).d1).toBe(id('visitor-one', 'a1'));
+  });
+});
