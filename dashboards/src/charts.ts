@@ -58,7 +58,21 @@ function mount(el: HTMLElement, opts: uPlot.Options, data: uPlot.AlignedData): u
   return plot;
 }
 
-export function timeChart(el: HTMLElement, x: number[], series: Series[], height = 240): uPlot {
+/** Tick steps (s) per bucket size, so a daily series is not labelled with hours. */
+const INCRS: Record<string, number[]> = {
+  hour: [3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400],
+  day: [86_400, 2 * 86_400, 7 * 86_400, 14 * 86_400, 28 * 86_400],
+  week: [7 * 86_400, 14 * 86_400, 28 * 86_400, 91 * 86_400],
+  month: [28 * 86_400, 91 * 86_400, 365 * 86_400],
+};
+
+export function timeChart(
+  el: HTMLElement,
+  x: number[],
+  series: Series[],
+  interval: keyof typeof INCRS = 'day',
+  height = 240,
+): uPlot {
   const opts: uPlot.Options = {
     ...size(el, height),
     // Buckets are local wall-clock times encoded as UTC: show them as such.
@@ -66,7 +80,7 @@ export function timeChart(el: HTMLElement, x: number[], series: Series[], height
     cursor: { points: { size: 6 } },
     legend: { live: true },
     scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
-    axes: [axis(), axis({ size: 48 })],
+    axes: [axis({ incrs: INCRS[interval] ?? INCRS.day }), axis({ size: 48 })],
     series: [
       {},
       ...series.map((s) => ({

@@ -17,7 +17,7 @@ import {
 import { barChart, bucketSeconds, COLORS, timeChart } from './charts.ts';
 import { byId, h } from './dom.ts';
 import { formatChange, formatCount, formatDuration, formatValue, type Unit } from './format.ts';
-import { localDate, resolvePreset } from './ranges.ts';
+import { type Interval, localDate, resolvePreset } from './ranges.ts';
 import {
   FILTER_KEYS,
   type FilterKey,
@@ -179,9 +179,13 @@ const display = (key: string) => (key === '' ? '(none)' : key);
 
 // ------------------------------------------------------------------ loading
 
-function rangeQuery(): Query & { from: string; to: string } {
+/** The range of the view; `interval` goes only to the reports that take one (the api is strict). */
+function rangeQuery(): { query: Query & { from: string; to: string }; interval: Interval } {
   const r = resolvePreset(state.preset, today?.date ?? localDate(Date.now(), 'UTC'), state);
-  return { from: r.from, to: r.to, interval: r.interval, compare: state.compare, filters: state.filters };
+  return {
+    query: { from: r.from, to: r.to, compare: state.compare, filters: state.filters },
+    interval: r.interval,
+  };
 }
 
 async function load(): Promise<void> {
@@ -205,24 +209,24 @@ async function load(): Promise<void> {
       void refreshRealtime();
     }
     startRealtime();
-    const q = rangeQuery();
+    const { query: q, interval } = rangeQuery();
     byId('range-label').textContent = q.from === q.to ? q.from : `${q.from} → ${q.to}`;
-    if (state.preset === 'custom' || !state.from) {
-      byId<HTMLInputElement>('from').value = q.from;
-      byId<HTMLInputElement>('to').value = q.to;
-    }
+    byId<HTMLInputElement>('from').value = q.from;
+    byId<HTMLInputElement>('to').value = q.to;
     const guard = <T>(p: Promise<T>, render: (v: T) => void) =>
       p.then((v) => {
         if (gen === generation) render(v);
       });
     await Promise.all([
       guard(client.summary(site, q, ctl.signal), (r) => renderStats(r.data, r.previous?.data)),
-      guard(client.timeseries(site, q, ctl.signal), (r) =>
-        renderTimeseries(r.data.points, r.previous?.data.points),
+      guard(client.timeseries(site, { ...q, interval }, ctl.signal), (r) =>
+        renderTimeseries(r.data.interval, r.data.points, r.previous?.data.points),
       ),
       ...BREAKDOWN_PANELS.map((p) => loadBreakdown(p.id, gen, ctl.signal)),
       guard(client.duration(site, { ...q, compare: false }, ctl.signal), (r) => renderDuration(r.data)),
-      guard(client.frequency(site, { ...q, compare: false }, ctl.signal), (r) => renderFrequency(r.data)),
+      guard(client.frequency(site, { ...q, interval, compare: false }, ctl.signal), (r) =>
+        renderFrequency(r.data),
+      ),
     ]);
     if (gen === generation) document.body.dataset.loaded = String(gen);
   } catch (err) {
@@ -249,11 +253,7 @@ function fail(err: unknown): void {
 async function loadBreakdown(panelId: string, gen: number, signal: AbortSignal): Promise<void> {
   if (!api) return;
   const by = activeTab.get(panelId) ?? '';
-  const r = await api.breakdown(
-    state.site,
-    { ...rangeQuery(), compare: false, interval: undefined, by, limit: 10 },
-    signal,
-  );
+  const r = await api.breakdown(state.site, { ...rangeQuery().query, compare: false, by, limit: 10 }, signal);
   if (gen === generation && activeTab.get(panelId) === by) renderBreakdown(panelId, by, r.data.rows);
 }
 
@@ -308,6 +308,8 @@ function renderRealtime(rt: RealtimeReport): void {
 // ------------------------------------------------------------------ panels
 
 function renderStats(m: Metrics, prev: Metrics | undefined): void {
+  // First meaningful paint, for the browser test and anyone profiling: the numbers are on screen.
+  if (performance.getEntriesByName('stint:stats').length === 0) performance.mark('stint:stats');
   const grid = byId('stats');
   grid.replaceChildren(
     ...STATS.map((s) => {
@@ -340,6 +342,8 @@ function renderStats(m: Metrics, prev: Metrics | undefined): void {
 }
 
 function renderTimeseries(
+  interval: Interval,
+
   points: ({ bucket: string } & Metrics)[],
   prev?: ({ bucket: string } & Metrics)[],
 ): void {
@@ -358,7 +362,7 @@ function renderTimeseries(
       dash: true,
     } as (typeof series)[number]);
   }
-  timeChart(byId('timeseries'), x, series);
+  timeChart(byId('timeseries'), x, series, interval);
 }
 
 function renderBreakdown(panelId: string, by: string, rows: BreakdownRow[]): void {
@@ -450,6 +454,7 @@ function renderFrequency(f: import('./api.ts').FrequencyData): void {
       { label: 'New', values: pts.map((p) => p.new_visitors), color: COLORS.green },
       { label: 'Returning', values: pts.map((p) => p.returning_visitors), color: COLORS.purple },
     ],
+    f.new_vs_returning.interval,
     200,
   );
 }
@@ -495,7 +500,7 @@ function wire(): void {
     b.addEventListener('click', () => {
       const preset = b.dataset.preset as Preset;
       if (preset === 'custom') {
-        const q = rangeQuery();
+        const q = rangeQuery().query;
         setState({ ...state, preset, from: state.from || q.from, to: state.to || q.to });
       } else setState({ ...state, preset });
     });
