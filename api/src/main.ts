@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { buildApi } from './app.ts';
 
 const Env = z.object({
-  API_PORT: envFields.port(8080),
+  API_PORT: envFields.port(8300),
   API_HOST: envFields.host,
   LOG_LEVEL: envFields.logLevel,
   CLICKHOUSE_URL: envFields.clickhouseUrl,

@@ -1,5 +1,14 @@
 import { type RawSql, raw, sql } from '@stint/infra/clickhouse';
-import { dateTime, eventsUntil, type ReportParams, ratio, sessionSelection, tables } from './common.ts';
+import {
+  dateTime,
+  EVENT_SLACK_S,
+  eventsIn,
+  eventsUntil,
+  type ReportParams,
+  rangeSessions,
+  ratio,
+  sessionSelection,
+} from './common.ts';
 
 export const BREAKDOWNS = [
   'page',
@@ -59,7 +68,6 @@ LIMIT ${limit}`;
  * viewed (its page views of that path in `pageviews`); for the others, once under its own value.
  */
 export function breakdownQuery(p: ReportParams, by: Breakdown, limit: number): RawSql {
-  const { sessions, events } = tables(p.database);
   const selection = sessionSelection(p);
   if (by === 'page') {
     return finish(
@@ -75,16 +83,16 @@ SELECT
 FROM
 (
   SELECT session_id, path, count() AS path_pageviews
-  FROM ${events}
+  FROM ${eventsIn(p, p.from, new Date(p.to.getTime() + EVENT_SLACK_S * 1000))}
   WHERE site_id = ${p.site} AND name = 'pageview' AND ts >= ${dateTime(p.from)} AND ts < ${eventsUntil(p)}
-    AND session_id IN (SELECT session_id FROM ${sessions} WHERE ${selection})
+    AND session_id IN (SELECT session_id FROM ${rangeSessions(p)} WHERE ${selection})
   GROUP BY session_id, path
 ) AS pv
 ALL INNER JOIN
 (
   SELECT session_id, visitor_id AS s_visitor_id, is_bounce AS s_is_bounce, duration_s AS s_duration_s,
     is_engaged AS s_is_engaged
-  FROM ${sessions}
+  FROM ${rangeSessions(p)}
   WHERE ${selection}
 ) AS s USING session_id
 GROUP BY key`,
@@ -101,7 +109,7 @@ SELECT
   sum(is_bounce) AS bounces,
   sum(duration_s) AS total_duration_s,
   sum(is_engaged) AS engaged_sessions
-FROM ${sessions}
+FROM ${rangeSessions(p)}
 WHERE ${selection}
 GROUP BY key`,
     limit,

@@ -54,9 +54,28 @@ export interface ReportParams {
   filters: Filters;
 }
 
-export function tables(database: string): { sessions: RawSql; events: RawSql } {
-  const db = ident(database);
-  return { sessions: sql`${db}.sessions`, events: sql`${db}.events` };
+/**
+ * The rows of the analyst views `sessions` / `events` for one site in a time window, read from the raw
+ * tables the way the views define them (latest version via FINAL, then no tombstones) but with the site
+ * and time bounds inside the FINAL query. ClickHouse 18.16 does not push predicates into a view's inner
+ * query, so reading the view itself merges every site's whole history: 1.5 s instead of 40 ms for a
+ * month of one site among 4 M sessions. Safe because site and start time (the sort key and partition)
+ * never change for a session id, nor `ts` for an event (see the migrations).
+ */
+export function sessionsIn(p: Pick<ReportParams, 'database' | 'site'>, from: Date | null, to: Date): RawSql {
+  const lower = from === null ? sql`` : sql` AND started_at >= ${dateTime(from)}`;
+  return sql`(SELECT * FROM (SELECT * FROM ${ident(p.database)}.sessions_raw FINAL
+    WHERE site_id = ${p.site}${lower} AND started_at < ${dateTime(to)}) WHERE deleted = 0)`;
+}
+
+export function eventsIn(p: Pick<ReportParams, 'database' | 'site'>, from: Date, to: Date): RawSql {
+  return sql`(SELECT * FROM ${ident(p.database)}.events_raw FINAL
+    WHERE site_id = ${p.site} AND ts >= ${dateTime(from)} AND ts < ${dateTime(to)})`;
+}
+
+/** The selected range of sessions (before filters). */
+export function rangeSessions(p: ReportParams): RawSql {
+  return sessionsIn(p, p.from, p.to);
 }
 
 /** A UTC DateTime literal, explicit about its zone so the server's own zone never matters. */
@@ -71,7 +90,6 @@ export function eventsUntil(p: ReportParams): RawSql {
 
 /** Conditions on the `sessions` view for the filters (without site and range). */
 export function filterConditions(p: ReportParams): RawSql[] {
-  const { events } = tables(p.database);
   const out: RawSql[] = [];
   for (const key of Object.keys(FILTER_COLUMNS) as (keyof typeof FILTER_COLUMNS)[]) {
     const value = p.filters[key];
@@ -80,7 +98,7 @@ export function filterConditions(p: ReportParams): RawSql[] {
   if (p.filters.page !== undefined) {
     // A session matches `page` when it has a page view of that path.
     out.push(
-      sql`session_id IN (SELECT session_id FROM ${events}
+      sql`session_id IN (SELECT session_id FROM ${eventsIn(p, p.from, new Date(p.to.getTime() + EVENT_SLACK_S * 1000))}
         WHERE site_id = ${p.site} AND name = 'pageview' AND path = ${p.filters.page}
           AND ts >= ${dateTime(p.from)} AND ts < ${eventsUntil(p)})`,
     );

@@ -1,5 +1,5 @@
 import { join, type RawSql, raw, sql } from '@stint/infra/clickhouse';
-import { type ReportParams, ratio, sessionSelection, tables } from './common.ts';
+import { type ReportParams, rangeSessions, ratio, sessionSelection } from './common.ts';
 
 /** Histogram buckets of session duration in seconds: `[min_s, max_s)`, the last one open. */
 export const DURATION_BUCKETS = [
@@ -14,7 +14,6 @@ export const DURATION_BUCKETS = [
 
 /** One row: `sessions`, `b0`…`b6` (sessions per bucket), `avg_s`, `median_s`, `p90_s`. */
 export function durationQuery(p: ReportParams): RawSql {
-  const { sessions } = tables(p.database);
   const buckets = DURATION_BUCKETS.map((b, i) =>
     b.max_s === null
       ? sql`countIf(duration_s >= ${b.min_s}) AS ${raw(`b${i}`)}`
@@ -27,6 +26,6 @@ SELECT
   ${ratio('sum(duration_s)', 'count()')} AS avg_s,
   if(count() = 0, 0, quantileExact(0.5)(duration_s)) AS median_s,
   if(count() = 0, 0, quantileExact(0.9)(duration_s)) AS p90_s
-FROM ${sessions}
+FROM ${rangeSessions(p)}
 WHERE ${sessionSelection(p)}`;
 }

@@ -1,5 +1,5 @@
 import { type RawSql, raw, sql } from '@stint/infra/clickhouse';
-import { dateTime, type ReportParams, sessionSelection, tables } from './common.ts';
+import { dateTime, type ReportParams, rangeSessions, sessionSelection, sessionsIn } from './common.ts';
 
 /** Sessions per visitor in the range: `[min, max]`, the last one open. */
 export const SESSIONS_PER_VISITOR_BUCKETS = [
@@ -31,10 +31,9 @@ function bucketCounts(column: string, buckets: readonly { min: number; max: numb
 
 /** One row: `visitors`, `b0`…`b4` (visitors by their number of selected sessions). */
 export function sessionsPerVisitorQuery(p: ReportParams): RawSql {
-  const { sessions } = tables(p.database);
   return sql`
 SELECT count() AS visitors, ${bucketCounts('n', SESSIONS_PER_VISITOR_BUCKETS)}
-FROM (SELECT visitor_id, count() AS n FROM ${sessions} WHERE ${sessionSelection(p)} GROUP BY visitor_id)`;
+FROM (SELECT visitor_id, count() AS n FROM ${rangeSessions(p)} WHERE ${sessionSelection(p)} GROUP BY visitor_id)`;
 }
 
 /**
@@ -44,7 +43,6 @@ FROM (SELECT visitor_id, count() AS n FROM ${sessions} WHERE ${sessionSelection(
  * `arrayDifference` gives the gap to the previous start.
  */
 export function daysSincePreviousQuery(p: ReportParams): RawSql {
-  const { sessions } = tables(p.database);
   const selection = sessionSelection(p);
   const buckets = DAYS_SINCE_PREVIOUS_BUCKETS.map((b) => ({ min: b.min_days, max: b.max_days }));
   return sql`
@@ -58,9 +56,9 @@ FROM
   FROM
   (
     SELECT visitor_id, toUInt32(started_at) AS t, toUInt8(${selection}) AS selected
-    FROM ${sessions}
+    FROM ${sessionsIn(p, null, p.to)}
     WHERE site_id = ${p.site} AND started_at < ${dateTime(p.to)}
-      AND visitor_id IN (SELECT visitor_id FROM ${sessions} WHERE ${selection})
+      AND visitor_id IN (SELECT visitor_id FROM ${rangeSessions(p)} WHERE ${selection})
   )
   GROUP BY visitor_id
 )

@@ -5,7 +5,7 @@
  * session ever, any filter aside (the LEFT JOIN with `f`).
  */
 import { type RawSql, sql } from '@stint/infra/clickhouse';
-import { dateTime, type ReportParams, ratio, sessionSelection, tables } from './common.ts';
+import { dateTime, type ReportParams, rangeSessions, ratio, sessionSelection, sessionsIn } from './common.ts';
 
 /** Column names of a metrics row, in the order the SQL returns them. */
 export const METRIC_COLUMNS = [
@@ -31,7 +31,6 @@ export type Metrics = Record<MetricName, number>;
 
 /** `SELECT key, <metrics> ... GROUP BY key` over the selection; `key` is an expression of `started_at`. */
 export function sessionMetricsSql(p: ReportParams, key: RawSql): RawSql {
-  const { sessions } = tables(p.database);
   const selection = sessionSelection(p);
   return sql`
 SELECT
@@ -80,16 +79,16 @@ FROM
       sum(engaged_ms) AS v_engaged_ms,
       sum(events) AS v_events,
       min(started_at) AS v_first
-    FROM ${sessions}
+    FROM ${rangeSessions(p)}
     WHERE ${selection}
     GROUP BY key, visitor_id
   ) AS v
   ALL LEFT JOIN
   (
     SELECT visitor_id, min(started_at) AS first_ever
-    FROM ${sessions}
+    FROM ${sessionsIn(p, null, p.to)}
     WHERE site_id = ${p.site} AND started_at < ${dateTime(p.to)}
-      AND visitor_id IN (SELECT visitor_id FROM ${sessions} WHERE ${selection})
+      AND visitor_id IN (SELECT visitor_id FROM ${rangeSessions(p)} WHERE ${selection})
     GROUP BY visitor_id
   ) AS f USING visitor_id
   GROUP BY key
