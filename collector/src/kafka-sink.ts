@@ -3,9 +3,12 @@
  * request that settles only when Kafka acknowledged its events with acks=all.
  *
  * kafkajs has no linger.ms, so the batching is ours: events wait at most `lingerMs` (or until
- * `maxBatchEvents` are queued) and go out in one produce request. One send is in flight at a time
- * (idempotent producers need that for ordering); while it is in flight the next batch fills up, which
- * is what makes the batches grow under load. When Kafka is slow or down the buffer fills and
+ * `maxBatchEvents` are queued) and go out in one produce request, capped in bytes below the broker's
+ * message.max.bytes (a record batch for one partition must fit). Each idempotent producer keeps one
+ * send in flight (ordering); to keep Kafka's round trip from capping throughput there are several
+ * producers ("lanes"), and a key (or an explicit partition) always uses the same lane, so one
+ * visitor's events stay in order. While a lane's send is in flight its next batch fills up, which is
+ * what makes batches grow under load. When Kafka is slow or down the buffer fills and
  * `publish` fails fast with `SinkFullError` (the HTTP layer answers 503 + Retry-After). A failed send
  * rejects the requests it carried (they were never acknowledged, so nothing acknowledged is lost) and
  * the producer is rebuilt, because an idempotent producer's sequence state is suspect after errors.
@@ -55,7 +58,11 @@ export interface KafkaSinkOptions {
   /** Events buffered or in flight before publish answers SinkFullError. */
   maxBufferEvents?: number;
   maxBatchEvents?: number;
+  /** Bytes of message values per send; below the broker's 1 MiB message.max.bytes. */
+  maxBatchBytes?: number;
   lingerMs?: number;
+  /** Producers working in parallel. */
+  lanes?: number;
   /** A send that has not been acknowledged by then fails its requests (503). */
   sendTimeoutMs?: number;
   observer?: SinkObserver;
@@ -63,27 +70,33 @@ export interface KafkaSinkOptions {
 
 interface Entry {
   messages: SinkMessage[];
+  bytes: number;
   resolve: () => void;
   reject: (err: Error) => void;
+}
+
+/** FNV-1a: cheap, stable, good enough to spread keys over lanes. */
+function laneOf(m: SinkMessage, lanes: number): number {
+  if (lanes === 1) return 0;
+  const text = m.partition === undefined ? m.key : `#${m.partition}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % lanes;
 }
 
 export function createKafkaSink(options: KafkaSinkOptions): EventSink {
   const maxBuffer = options.maxBufferEvents ?? 20_000;
   const maxBatch = options.maxBatchEvents ?? 2_000;
+  const maxBatchBytes = options.maxBatchBytes ?? 768 * 1024;
   const lingerMs = options.lingerMs ?? 2;
   const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
+  const laneCount = Math.max(1, options.lanes ?? 4);
   const { kafka, topic, observer } = options;
 
-  let producer: Producer | null = null;
-  let connecting: Promise<Producer> | null = null;
   let partitionCount = 0;
-  let healthy = false;
   let closing = false;
-  const queue: Entry[] = [];
-  let queued = 0;
-  let inFlight = 0;
-  let sending: Promise<void> | null = null;
-  let timer: NodeJS.Timeout | null = null;
+  /** Events buffered or in flight, over all lanes. */
+  let depth = 0;
 
   const newProducer = () =>
     kafka.producer({
@@ -94,109 +107,190 @@ export function createKafkaSink(options: KafkaSinkOptions): EventSink {
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
     });
 
-  async function connect(): Promise<Producer> {
-    if (producer !== null) return producer;
-    connecting ??= (async () => {
-      const p = newProducer();
-      try {
-        await p.connect();
-      } catch (err) {
-        await p.disconnect().catch(() => {});
-        throw err;
-      }
-      producer = p;
-      return p;
-    })().finally(() => {
-      connecting = null;
-    });
-    return connecting;
-  }
-
-  function dropProducer(): void {
-    const p = producer;
-    producer = null;
+  class Lane {
+    producer: Producer | null = null;
+    connecting: Promise<Producer> | null = null;
     healthy = false;
-    if (p !== null) void p.disconnect().catch(() => {});
-  }
+    queue: Entry[] = [];
+    queuedEvents = 0;
+    queuedBytes = 0;
+    sending: Promise<void> | null = null;
+    timer: NodeJS.Timeout | null = null;
 
-  function schedule(): void {
-    if (sending !== null) return; // the running loop picks the queue up when its send returns
-    if (queued >= maxBatch) {
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-      sending = loop();
-      return;
-    }
-    timer ??= setTimeout(() => {
-      timer = null;
-      if (sending === null) sending = loop();
-    }, lingerMs);
-  }
-
-  async function loop(): Promise<void> {
-    try {
-      while (queue.length > 0) {
-        const batch: Entry[] = [];
-        let n = 0;
-        while (queue.length > 0 && (n === 0 || n + (queue[0]?.messages.length ?? 0) <= maxBatch)) {
-          const e = queue.shift() as Entry;
-          batch.push(e);
-          n += e.messages.length;
+    async connect(): Promise<Producer> {
+      if (this.producer !== null) return this.producer;
+      this.connecting ??= (async () => {
+        const p = newProducer();
+        try {
+          await p.connect();
+        } catch (err) {
+          await p.disconnect().catch(() => {});
+          throw err;
         }
-        queued -= n;
-        inFlight = n;
-        await sendBatch(batch, n);
-        inFlight = 0;
+        this.producer = p;
+        return p;
+      })().finally(() => {
+        this.connecting = null;
+      });
+      return this.connecting;
+    }
+
+    recovering = false;
+
+    /** After a failure: a fresh producer (sequence state is suspect), and reconnect attempts in the background. */
+    drop(): void {
+      const p = this.producer;
+      this.producer = null;
+      this.healthy = false;
+      if (p !== null) void p.disconnect().catch(() => {});
+      if (!this.recovering) void this.recover();
+    }
+
+    /** Readiness must come back even if no traffic reaches this lane (a load balancer may be waiting for it). */
+    async recover(): Promise<void> {
+      this.recovering = true;
+      try {
+        while (!this.healthy && !closing) {
+          await new Promise((r) => setTimeout(r, 500));
+          try {
+            await this.connect();
+            this.healthy = true;
+          } catch {
+            // still down
+          }
+        }
+      } finally {
+        this.recovering = false;
       }
-    } finally {
-      sending = null;
-      inFlight = 0;
+    }
+
+    push(entry: Entry): void {
+      this.queue.push(entry);
+      this.queuedEvents += entry.messages.length;
+      this.queuedBytes += entry.bytes;
+      this.schedule();
+    }
+
+    schedule(): void {
+      if (this.sending !== null) return; // the running loop takes the queue when its send returns
+      if (this.queuedEvents >= maxBatch || this.queuedBytes >= maxBatchBytes) {
+        if (this.timer !== null) clearTimeout(this.timer);
+        this.timer = null;
+        this.sending = this.loop();
+        return;
+      }
+      this.timer ??= setTimeout(() => {
+        this.timer = null;
+        if (this.sending === null) this.sending = this.loop();
+      }, lingerMs);
+    }
+
+    async loop(): Promise<void> {
+      try {
+        while (this.queue.length > 0) {
+          const batch: Entry[] = [];
+          let n = 0;
+          let bytes = 0;
+          for (;;) {
+            const next = this.queue[0];
+            if (next === undefined) break;
+            if (
+              batch.length > 0 &&
+              (n + next.messages.length > maxBatch || bytes + next.bytes > maxBatchBytes)
+            )
+              break;
+            this.queue.shift();
+            batch.push(next);
+            n += next.messages.length;
+            bytes += next.bytes;
+          }
+          this.queuedEvents -= n;
+          this.queuedBytes -= bytes;
+          await this.send(batch, n);
+          depth -= n;
+        }
+      } finally {
+        this.sending = null;
+      }
+    }
+
+    async send(batch: Entry[], n: number): Promise<void> {
+      const started = performance.now();
+      let timeout: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timeout = setTimeout(
+          () => reject(new SinkUnavailableError('Kafka did not acknowledge in time')),
+          sendTimeoutMs,
+        );
+      });
+      const attempt = async () => {
+        const p = await this.connect();
+        await p.send({ topic, acks: -1, timeout: sendTimeoutMs, messages: batch.flatMap((e) => e.messages) });
+      };
+      try {
+        // The deadline covers connecting too: kafkajs retries a refused connection for many seconds.
+        await Promise.race([attempt(), deadline]);
+        this.healthy = true;
+        observer?.sent?.((performance.now() - started) / 1000, n, true);
+        for (const e of batch) e.resolve();
+      } catch (err) {
+        observer?.sent?.((performance.now() - started) / 1000, n, false);
+        observer?.error?.(err);
+        this.drop();
+        const failure = new SinkUnavailableError(`Kafka unavailable: ${(err as Error).message}`);
+        for (const e of batch) e.reject(failure);
+      } finally {
+        clearTimeout(timeout);
+      }
     }
   }
 
-  async function sendBatch(batch: Entry[], n: number): Promise<void> {
-    const started = performance.now();
-    let timeout: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timeout = setTimeout(
-        () => reject(new SinkUnavailableError('Kafka did not acknowledge in time')),
-        sendTimeoutMs,
+  const lanes = Array.from({ length: laneCount }, () => new Lane());
+
+  const enqueue = (lane: Lane, messages: SinkMessage[]): Promise<void> => {
+    // Chunks small enough for one produce request; a request's promise waits for all of its chunks.
+    const chunks: Promise<void>[] = [];
+    let chunk: SinkMessage[] = [];
+    let bytes = 0;
+    const flush = () => {
+      const entryMessages = chunk;
+      const entryBytes = bytes;
+      chunks.push(
+        new Promise<void>((resolve, reject) =>
+          lane.push({ messages: entryMessages, bytes: entryBytes, resolve, reject }),
+        ),
       );
-    });
-    const attempt = async () => {
-      const p = await connect();
-      await p.send({ topic, acks: -1, timeout: sendTimeoutMs, messages: batch.flatMap((e) => e.messages) });
+      chunk = [];
+      bytes = 0;
     };
-    try {
-      // The deadline covers connecting too: kafkajs retries a refused connection for many seconds.
-      await Promise.race([attempt(), deadline]);
-      healthy = true;
-      observer?.sent?.((performance.now() - started) / 1000, n, true);
-      for (const e of batch) e.resolve();
-    } catch (err) {
-      observer?.sent?.((performance.now() - started) / 1000, n, false);
-      observer?.error?.(err);
-      dropProducer();
-      const failure = new SinkUnavailableError(`Kafka unavailable: ${(err as Error).message}`);
-      for (const e of batch) e.reject(failure);
-    } finally {
-      clearTimeout(timeout);
+    for (const m of messages) {
+      const size = m.value.length + m.key.length + 64;
+      if (chunk.length > 0 && (bytes + size > maxBatchBytes || chunk.length >= maxBatch)) flush();
+      chunk.push(m);
+      bytes += size;
     }
-  }
+    if (chunk.length > 0) flush();
+    return chunks.length === 1 ? (chunks[0] as Promise<void>) : Promise.all(chunks).then(() => {});
+  };
 
   return {
     publish(messages) {
       if (closing) return Promise.reject(new SinkClosedError());
       if (messages.length === 0) return Promise.resolve();
-      if (queued + inFlight + messages.length > maxBuffer) return Promise.reject(new SinkFullError());
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ messages, resolve, reject });
-        queued += messages.length;
-        schedule();
-      });
+      if (depth + messages.length > maxBuffer) return Promise.reject(new SinkFullError());
+      depth += messages.length;
+      const byLane = new Map<Lane, SinkMessage[]>();
+      for (const m of messages) {
+        const lane = lanes[laneOf(m, laneCount)] as Lane;
+        const list = byLane.get(lane);
+        if (list) list.push(m);
+        else byLane.set(lane, [m]);
+      }
+      const waits = [...byLane].map(([lane, list]) => enqueue(lane, list));
+      return waits.length === 1 ? (waits[0] as Promise<void>) : Promise.all(waits).then(() => {});
     },
-    depth: () => queued + inFlight,
-    ready: () => healthy && !closing,
+    depth: () => depth,
+    ready: () => !closing && lanes.every((l) => l.healthy),
     partitions: () => partitionCount,
     async start() {
       const admin = kafka.admin();
@@ -208,23 +302,27 @@ export function createKafkaSink(options: KafkaSinkOptions): EventSink {
         await admin.disconnect();
       }
       if (partitionCount < 1) throw new Error(`topic ${topic} has no partitions`);
-      await connect();
-      healthy = true;
+      await Promise.all(lanes.map((l) => l.connect()));
+      for (const l of lanes) l.healthy = true;
     },
     async close() {
       closing = true;
-      if (timer !== null) {
-        clearTimeout(timer);
-        timer = null;
-      }
-      while (queue.length > 0 || sending !== null) {
-        if (sending === null) sending = loop();
-        await sending;
-      }
-      const p = producer;
-      producer = null;
-      healthy = false;
-      if (p !== null) await p.disconnect();
+      await Promise.all(
+        lanes.map(async (l) => {
+          if (l.timer !== null) {
+            clearTimeout(l.timer);
+            l.timer = null;
+          }
+          while (l.queue.length > 0 || l.sending !== null) {
+            if (l.sending === null) l.sending = l.loop();
+            await l.sending;
+          }
+          const p = l.producer;
+          l.producer = null;
+          l.healthy = false;
+          if (p !== null) await p.disconnect();
+        }),
+      );
     },
   };
 }

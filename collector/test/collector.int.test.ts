@@ -206,6 +206,32 @@ describe('POST /api/events', () => {
     expect(b).toMatchObject({ ts: ts + 1000, country: 'US', browser: '', device: 'other' });
   });
 
+  it('splits a batch larger than a Kafka record batch may be and stores all of it', async () => {
+    const mark = marker();
+    // ~1.6 MB of events for one visitor (one partition): above the broker's 1 MiB message.max.bytes.
+    const events = Array.from({ length: 1000 }, (_, i) => ({
+      site: SITE,
+      name: 'pageview',
+      url: `https://example.com/${i}`,
+      visitor_id: `big${mark}`,
+      props: {
+        mark,
+        pad: 'x'.repeat(LIMITS.propValue),
+        pad2: 'y'.repeat(LIMITS.propValue),
+        pad3: 'z'.repeat(500),
+      },
+    }));
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/api/events',
+      headers: { ...headers, authorization: `Bearer ${h.token}` },
+      payload: { site: SITE, events },
+    });
+    expect(res.statusCode).toBe(202);
+    const hits = await received(mark, 1000);
+    expect(new Set(hits.map((r) => r.event.path)).size).toBe(1000);
+  });
+
   it('refuses a missing, malformed or foreign token with 401', async () => {
     const payload = {
       site: SITE,
