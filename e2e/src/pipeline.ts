@@ -31,7 +31,7 @@ const ENTRY: Record<ServiceKind, string> = {
 
 const PORT_VAR: Record<ServiceKind, string> = {
   collector: 'COLLECTOR_PORT',
-  sessionizer: 'SESSIONIZER_PORT',
+  sessionizer: 'SESSIONIZER_METRICS_PORT',
   api: 'API_PORT',
 };
 
@@ -241,9 +241,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         ...baseEnv,
         ...(kind === 'sessionizer'
           ? {
-              SESSIONIZER_GROUP_ID: consumerGroup,
-              KAFKA_GROUP_ID: consumerGroup,
-              SESSIONIZER_INSTANCE_ID: name,
+              SESSIONIZER_GROUP: consumerGroup,
             }
           : {}),
         ...(kind === 'collector'
