@@ -25,6 +25,7 @@ export const SessionizerEnvSchema = z.object({
   SESSIONIZER_FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
   SESSIONIZER_FLUSH_ROWS: z.coerce.number().int().min(1).default(20_000),
   SESSIONIZER_IDLE_MS: ms(5000),
+  SESSIONIZER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
   SESSIONIZER_METRICS_HOST: envFields.host,
   /** 0 picks a free port; the chosen one is logged. */
   SESSIONIZER_METRICS_PORT: envFields.port(18090),
@@ -57,6 +58,7 @@ await runService(
       flushIntervalMs: env.SESSIONIZER_FLUSH_INTERVAL_MS,
       flushRows: env.SESSIONIZER_FLUSH_ROWS,
       idleMs: env.SESSIONIZER_IDLE_MS,
+      sessionTimeoutMs: env.SESSIONIZER_SESSION_TIMEOUT_MS,
     });
     const server = createServer((req, res) => {
       if (req.url === '/metrics') {

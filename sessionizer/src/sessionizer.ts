@@ -39,6 +39,8 @@ export interface SessionizerDeps {
   /** A caught-up partition without messages for this long advances its watermark by wall clock. */
   idleMs?: number;
   settingsRefreshMs?: number;
+  /** Kafka group session timeout: how long a dead instance holds its partitions. */
+  sessionTimeoutMs?: number;
   metrics?: Metrics;
   /** Wall clock (tests). */
   now?: () => number;
@@ -283,9 +285,9 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
       await sites.refresh();
       consumer = deps.kafka.consumer({
         groupId: deps.groupId,
-        sessionTimeout: 30_000,
+        sessionTimeout: deps.sessionTimeoutMs ?? 30_000,
         rebalanceTimeout: 60_000,
-        heartbeatInterval: 3000,
+        heartbeatInterval: Math.min(3000, Math.floor((deps.sessionTimeoutMs ?? 30_000) / 3)),
         maxBytesPerPartition: 4 * 1024 * 1024,
       });
       // A new generation restarts every assigned partition from its committed offset: rebuild by replay.
