@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .option('--token <token>', 'ingest token of the site (default: $STINT_INGEST_TOKEN)')
     .option(
       '--collector <url>',
-      'collector base URL (default: $STINT_COLLECTOR_URL or http://127.0.0.1:18080)',
+      'collector base URL (default: $COLLECTOR_URL, $STINT_COLLECTOR_URL or http://127.0.0.1:8301)',
     )
     .option('--base-url <url>', 'scheme and host to put before logged paths (default: https://<site>)')
     .action(
@@ -33,7 +33,11 @@ export function register(program: Command): void {
           file,
           site: o.site,
           token,
-          collector: o.collector ?? process.env.STINT_COLLECTOR_URL ?? 'http://127.0.0.1:18080',
+          collector:
+            o.collector ??
+            process.env.COLLECTOR_URL ??
+            process.env.STINT_COLLECTOR_URL ??
+            'http://127.0.0.1:8301',
           ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}),
           progress: (s, done) => {
             const text = formatProgress(s, done);

@@ -25,7 +25,7 @@ const flag = z
 
 export const CollectorEnvSchema = z.object({
   COLLECTOR_HOST: envFields.host,
-  COLLECTOR_PORT: envFields.port(18080),
+  COLLECTOR_PORT: envFields.port(8301),
   LOG_LEVEL: envFields.logLevel,
   CLICKHOUSE_URL: envFields.clickhouseUrl,
   CLICKHOUSE_DATABASE: envFields.clickhouseDatabase,
