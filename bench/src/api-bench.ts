@@ -1,0 +1,104 @@
+/**
+ * bench/api: every dashboard query's latency through the real api over HTTP on N million events
+ * (default 10 M) in ClickHouse. `npx tsx bench/src/api-bench.ts [--events 10000000] [--runs 20] [--reuse]`.
+ * The data goes to the database `stint_bench_api` (kept between runs with --reuse).
+ */
+import { parseArgs } from 'node:util';
+import { buildApi } from '@stint/api/app';
+import { createClickHouse, exec, migrate, queryRows } from '@stint/infra/clickhouse';
+import { addSite, createToken } from '@stint/infra/registry';
+import { generateBenchData } from './bench-data.ts';
+import { type Figure, percentile, round, writeResult } from './results.ts';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '10000000' },
+    runs: { type: 'string', default: '20' },
+    reuse: { type: 'boolean', default: false },
+  },
+});
+const database = 'stint_bench_api';
+const site = 'bench.example';
+const say = (m: string) => process.stderr.write(`bench/api: ${m}\n`);
+
+const admin = createClickHouse({ database: 'default', requestTimeoutMs: 600_000 });
+const wanted = Number(values.events);
+let have = 0;
+try {
+  have = Number(
+    (await queryRows<{ c: string }>(admin, `SELECT count() AS c FROM ${database}.events_raw`))[0]?.c ?? 0,
+  );
+} catch {
+  have = 0;
+}
+if (!values.reuse || have !== wanted) {
+  say(`generating ${wanted.toLocaleString()} events…`);
+  await exec(admin, `DROP DATABASE IF EXISTS ${database}`);
+  await migrate({ client: admin, database });
+  const t = Date.now();
+  await generateBenchData(admin, {
+    database,
+    site,
+    events: wanted,
+    days: 90,
+    now: Math.floor(Date.now() / 1000),
+  });
+  say(`generated in ${((Date.now() - t) / 1000).toFixed(0)} s; merging parts…`);
+  await exec(admin, `OPTIMIZE TABLE ${database}.sessions_raw FINAL`);
+  await exec(admin, `OPTIMIZE TABLE ${database}.events_raw FINAL`);
+}
+const client = createClickHouse({ database });
+await addSite(client, database, { site_id: site, timezone: 'Europe/Berlin' });
+const token = await createToken(client, database, { site, scope: 'read' });
+const app = await buildApi({ client, database, logger: false, staticRoot: null });
+const address = await app.listen({ host: '127.0.0.1', port: 0 });
+
+const today = new Date().toISOString().slice(0, 10);
+const monthAgo = new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10);
+const range = `from=${monthAgo}&to=${today}`;
+const queries: [string, string][] = [
+  ['summary (30 d)', `summary?${range}`],
+  ['summary (30 d, compare)', `summary?${range}&compare=previous`],
+  ['summary (30 d, filter country+device)', `summary?${range}&country=DE&device=mobile`],
+  ['timeseries by day (30 d)', `timeseries?${range}&interval=day`],
+  [
+    'timeseries by hour (7 d)',
+    `timeseries?from=${new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10)}&to=${today}&interval=hour`,
+  ],
+  ['breakdown source', `breakdown?${range}&by=source`],
+  ['breakdown page', `breakdown?${range}&by=page`],
+  ['breakdown entry_page', `breakdown?${range}&by=entry_page`],
+  ['breakdown country', `breakdown?${range}&by=country`],
+  ['breakdown browser', `breakdown?${range}&by=browser`],
+  ['duration', `duration?${range}`],
+  ['frequency', `frequency?${range}`],
+  ['realtime', 'realtime'],
+];
+const runs = Number(values.runs);
+const figures: Figure[] = [];
+const detail: Record<string, { p50: number; p95: number; max: number }> = {};
+for (const [name, path] of queries) {
+  const url = `${address}/api/v1/sites/${site}/${path}`;
+  const times: number[] = [];
+  for (let i = 0; i < runs + 2; i++) {
+    const t = performance.now();
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token.secret}` } });
+    const body = await res.text();
+    if (!res.ok) throw new Error(`${name}: ${res.status} ${body.slice(0, 300)}`);
+    if (i >= 2) times.push(performance.now() - t); // two warm-up runs
+  }
+  times.sort((a, b) => a - b);
+  detail[name] = {
+    p50: round(percentile(times, 50)),
+    p95: round(percentile(times, 95)),
+    max: round(times[times.length - 1] ?? 0),
+  };
+  figures.push({ name: `${name} p95`, value: round(percentile(times, 95)), unit: 'ms', target: '< 200' });
+  say(`${name}: p50 ${detail[name].p50} ms, p95 ${detail[name].p95} ms`);
+}
+const worst = Math.max(...Object.values(detail).map((d) => d.p95));
+figures.unshift({ name: 'worst dashboard query p95', value: worst, unit: 'ms', target: '< 200' });
+writeResult('api', figures, { events: wanted, runs, detail });
+await app.close();
+await client.close();
+await admin.close();

@@ -1,0 +1,194 @@
+/**
+ * bench/collector: events/s and latency of the real collector (acks=all to the local Kafka), beside a
+ * bare node:http hello-world measured in the same run on the same machine (the ratio is the figure
+ * that matters). `npx tsx bench/src/collector-bench.ts [--seconds 10]`.
+ * The collector runs as its own process; the load (autocannon) runs in this one.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { createClickHouse, exec, migrate } from '@stint/infra/clickhouse';
+import { createKafka, ensureTopic } from '@stint/infra/kafka';
+import { addSite, createToken } from '@stint/infra/registry';
+import { REPO_ROOT } from '@stint/infra/stack';
+import autocannon from 'autocannon';
+import { type Figure, round, writeResult } from './results.ts';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' } } });
+const seconds = Number(values.seconds);
+const say = (m: string) => process.stderr.write(`bench/collector: ${m}\n`);
+const database = 'stint_bench_collector';
+const site = 'bench.example';
+const topic = `bench.collector.${Date.now()}`;
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function load(opts: autocannon.Options): Promise<Run> {
+  const r = await autocannon({ duration: seconds, ...opts });
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors,
+  };
+}
+
+// Bare node:http hello-world, in a child process so it has a core of its own like the collector.
+const helloPort = await freePort();
+const hello = spawn(
+  process.execPath,
+  [
+    '-e',
+    `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.writeHead(202,{'content-type':'application/json'});s.end('{"ok":true}')})}).listen(${helloPort},'127.0.0.1')`,
+  ],
+  { stdio: 'inherit' },
+);
+
+const admin = createClickHouse({ database: 'default' });
+await exec(admin, `DROP DATABASE IF EXISTS ${database}`);
+await migrate({ client: admin, database });
+await admin.close();
+const client = createClickHouse({ database });
+await addSite(client, database, { site_id: site });
+const ingest = await createToken(client, database, { site, scope: 'ingest' });
+await client.close();
+const kafka = createKafka({ clientId: 'bench' });
+await ensureTopic(kafka, topic, 6);
+
+const port = await freePort();
+const collector: ChildProcess = spawn(
+  `${REPO_ROOT}/node_modules/.bin/tsx`,
+  [`${REPO_ROOT}/collector/src/main.ts`],
+  {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      COLLECTOR_PORT: String(port),
+      CLICKHOUSE_DATABASE: database,
+      EVENTS_TOPIC: topic,
+      LOG_LEVEL: 'warn',
+      COLLECTOR_RATE_LIMIT_PER_MINUTE: '100000000',
+      STINT_HOME: `${REPO_ROOT}/.stint/bench`,
+    },
+  },
+);
+const base = `http://127.0.0.1:${port}`;
+for (let i = 0; ; i++) {
+  try {
+    if ((await fetch(`${base}/readyz`)).ok) break;
+  } catch {
+    // starting
+  }
+  if (i > 200) throw new Error('collector did not start');
+  await new Promise((r) => setTimeout(r, 200));
+}
+
+const ua =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const single = JSON.stringify({
+  site,
+  name: 'pageview',
+  url: `https://${site}/pricing?utm_source=newsletter`,
+  referrer: 'https://www.google.com/',
+  visitor_id: 'benchvisitor0000000001',
+});
+const BATCH = 500;
+const batch = JSON.stringify({
+  site,
+  events: Array.from({ length: BATCH }, (_, i) => ({
+    name: 'pageview',
+    url: `https://${site}/p/${i % 20}`,
+    visitor_id: `benchvisitor${String(i % 100).padStart(10, '0')}`,
+    ip: `81.2.${i % 250}.${(i * 7) % 250}`,
+    user_agent: ua,
+  })),
+});
+
+say(`hello-world (node:http) for ${seconds} s…`);
+const helloRun = await load({
+  url: `http://127.0.0.1:${helloPort}/`,
+  method: 'POST',
+  body: single,
+  connections: 50,
+});
+say('collector, single events (POST /api/event, text/plain)…');
+const singleRun = await load({
+  url: `${base}/api/event`,
+  method: 'POST',
+  headers: { 'content-type': 'text/plain', 'user-agent': ua },
+  body: single,
+  connections: 50,
+});
+say('collector, batches of 500 (POST /api/events)…');
+const batchRun = await load({
+  url: `${base}/api/events`,
+  method: 'POST',
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${ingest.secret}`, 'user-agent': ua },
+  body: batch,
+  connections: 8,
+});
+say('collector, single events at a fixed 10,000/s…');
+const fixedRun = await load({
+  url: `${base}/api/event`,
+  method: 'POST',
+  headers: { 'content-type': 'text/plain', 'user-agent': ua },
+  body: single,
+  connections: 50,
+  overallRate: 10_000,
+});
+
+collector.kill('SIGTERM');
+hello.kill('SIGTERM');
+await new Promise((r) => collector.once('exit', r));
+for (const [name, r] of Object.entries({
+  hello: helloRun,
+  single: singleRun,
+  batch: batchRun,
+  fixed: fixedRun,
+})) {
+  if (r.non2xx > 0 || r.errors > 0)
+    say(`warning: ${name} had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
+}
+const figures: Figure[] = [
+  { name: 'node:http hello-world requests/s', value: Math.round(helloRun.rps), unit: 'req/s' },
+  {
+    name: 'single events/s (acks=all)',
+    value: Math.round(singleRun.rps),
+    unit: 'events/s',
+    target: '≥ 15000',
+  },
+  { name: 'single events: ratio to hello-world', value: round(singleRun.rps / helloRun.rps, 2), unit: '×' },
+  { name: 'single events p50 latency', value: singleRun.p50, unit: 'ms' },
+  { name: 'single events p99 latency', value: singleRun.p99, unit: 'ms' },
+  {
+    name: 'batched events/s (batches of 500)',
+    value: Math.round(batchRun.rps * BATCH),
+    unit: 'events/s',
+    target: '≥ 100000',
+  },
+  { name: 'batch p99 latency', value: batchRun.p99, unit: 'ms' },
+  { name: 'p50 latency at 10,000 events/s', value: fixedRun.p50, unit: 'ms' },
+  { name: 'p99 latency at 10,000 events/s', value: fixedRun.p99, unit: 'ms', target: '< 20' },
+  { name: 'achieved rate in the 10,000/s run', value: Math.round(fixedRun.rps), unit: 'events/s' },
+];
+writeResult('collector', figures, {
+  seconds,
+  runs: { hello: helloRun, single: singleRun, batch: batchRun, fixed: fixedRun },
+});
+process.exit(0);
