@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildApi } from '@stint/api/src/app.ts';
+import { buildApi } from '@stint/api/app';
 import { addSite, createToken } from '@stint/infra/registry';
 import { createTestDatabase, type TestDatabase, waitFor } from '@stint/infra/testing';
 import { type Browser, chromium, type Page } from 'playwright-core';
