@@ -12,16 +12,20 @@ import { TimerHeap } from './heap.ts';
 import {
   compareHeld,
   dateTime,
+  emptySplit,
   eventRow,
+  extendSessions,
   type HeldEvent,
   type SessionContent,
+  type Split,
   sessionContent,
-  splitSessions,
+  sessionId,
 } from './rules.ts';
 import type { CommitPoint, Counters, RowSink, SessionRow, SourceRecord, StateConfig } from './types.ts';
 
 interface Written {
-  json: string;
+  /** What the row was computed from (see `rewrite`). */
+  sig: string;
   row: SessionRow;
 }
 
@@ -30,6 +34,8 @@ interface VisitorState {
   site: string;
   keys: string[];
   events: HeldEvent[];
+  /** Sessions of `events`; null after an out-of-order insert, until recomputed. */
+  split: Split | null;
   eventIds: Set<string>;
   /** Live session rows as last written, by session id. */
   written: Map<string, Written>;
@@ -47,6 +53,16 @@ interface EvictedSpan {
   minOffset: number;
   maxOffset: number;
   maxTsBefore: number;
+}
+
+let memoMs = Number.NaN;
+let memoText = '';
+function memoDateTime(ms: number): string {
+  if (ms !== memoMs) {
+    memoMs = ms;
+    memoText = dateTime(ms);
+  }
+  return memoText;
 }
 
 export function emptyCounters(): Counters {
@@ -197,6 +213,7 @@ export class PartitionState {
       site: e.site_id,
       keys: [],
       events: [],
+      split: null,
       eventIds: new Set(),
       written: new Map(),
       maxTs: Number.NEGATIVE_INFINITY,
@@ -224,7 +241,10 @@ export class PartitionState {
     let i = ev.length;
     while (i > 0 && compareHeld(ev[i - 1] as HeldEvent, h) > 0) i--;
     if (i === ev.length) ev.push(h);
-    else ev.splice(i, 0, h);
+    else {
+      ev.splice(i, 0, h);
+      st.split = null;
+    }
     st.eventIds.add(h.e.event_id);
     if (h.e.ts > st.maxTs) st.maxTs = h.e.ts;
   }
@@ -259,33 +279,44 @@ export class PartitionState {
    */
   private rewrite(st: VisitorState, version: number, updatedMs: number, wFinal: number): number {
     const s = this.config.settingsFor(st.site);
-    const spans = splitSessions(st.events, s, s.gapMs + this.config.retentionMs);
-    const updatedAt = dateTime(updatedMs);
-    const alive = new Set<string>();
+    // In-order appends extend the sessions; anything else recomputes them (and may tombstone ids).
+    const full = st.split === null;
+    st.split ??= emptySplit();
+    extendSessions(st.events, st.split, s, s.gapMs + this.config.retentionMs);
+    const spans = st.split.spans;
+    const updatedAt = memoDateTime(updatedMs);
+    const alive = full ? new Set<string>() : null;
     let next = st.maxTs + s.gapMs + this.config.retentionMs;
     for (const span of spans) {
       const lastTs = (st.events[span.end - 1] as HeldEvent).e.ts;
       const final = wFinal > lastTs + s.gapMs;
       if (!final && lastTs + s.gapMs < next) next = lastTs + s.gapMs;
-      const r = sessionContent(st.events, span, final);
-      const content: SessionContent = r.content;
-      alive.add(r.id);
-      const json = JSON.stringify(content);
-      const prev = st.written.get(r.id);
-      if (!prev || prev.json !== json) {
+      const opening = st.events[span.start] as HeldEvent;
+      opening.openId ??= sessionId(opening.e.site_id, opening.e.visitor_id, opening.e.event_id);
+      const id = opening.openId;
+      alive?.add(id);
+      // Events are only ever added, so first event, last event and count determine a session's members;
+      // with the reason and finality they determine its row: recompute the row only when they change.
+      const last = (st.events[span.end - 1] as HeldEvent).e.event_id;
+      const sig = `${span.reason}|${last}|${span.end - span.start}|${final ? 1 : 0}`;
+      const prev = st.written.get(id);
+      if (!prev || prev.sig !== sig) {
+        const content: SessionContent = sessionContent(st.events, span, final).content;
         if (prev && prev.row.is_final === 1 && prev.row.events !== content.events) this.counters.reopened++;
         const row: SessionRow = { ...content, version, updated_at: updatedAt };
         this.out.sessions.push(row);
-        st.written.set(r.id, { json, row });
-      }
-      for (let i = span.start; i < span.end; i++) {
-        const h = st.events[i] as HeldEvent;
-        if (h.writtenSession !== r.id) {
-          this.out.events.push(eventRow(h.e, r.id, version));
-          h.writtenSession = r.id;
+        st.written.set(id, { sig, row });
+        // Same signature means same members, all already written with this id.
+        for (let i = span.start; i < span.end; i++) {
+          const h = st.events[i] as HeldEvent;
+          if (h.writtenSession !== id) {
+            this.out.events.push(eventRow(h.e, id, version));
+            h.writtenSession = id;
+          }
         }
       }
     }
+    if (alive === null) return next;
     for (const [id, w] of st.written) {
       if (alive.has(id)) continue;
       this.out.sessions.push({ ...w.row, deleted: 1, version, updated_at: updatedAt });

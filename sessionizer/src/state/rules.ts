@@ -16,6 +16,8 @@ export interface HeldEvent {
   writtenSession: string;
   /** Local calendar day in the site's time zone, computed on demand. */
   day?: string;
+  /** The id of the session this event opens, computed on demand. */
+  openId?: string;
 }
 
 /** Total order of one visitor's events: event time, then event id (ties must not depend on arrival). */
@@ -70,19 +72,37 @@ export interface Span {
   reason: StartReason;
 }
 
+/** Sessions of one visitor's sorted events, extendable as events are appended in order. */
+export interface Split {
+  spans: Span[];
+  /** Events covered so far. */
+  covered: number;
+  /** The campaign in force at the last covered event. */
+  campaign: string;
+}
+
+export function emptySplit(): Split {
+  return { spans: [], covered: 0, campaign: '' };
+}
+
 /**
- * Splits one visitor's sorted events into sessions. `horizonMs` is how far back the sessionizer
+ * Extends `split` over `events[split.covered..]`. `horizonMs` is how far back the sessionizer
  * remembers a visitor (gap + retention): a session with no earlier event of its visitor within the
  * horizon is a `first_visit`, whether or not older state happens to be still in memory, so the reason
  * never depends on when state was evicted.
  */
-export function splitSessions(events: readonly HeldEvent[], s: SiteSettings, horizonMs: number): Span[] {
-  const spans: Span[] = [];
-  let cur: Span | undefined;
-  let startTs = 0;
-  let lastTs = 0;
-  let campaign = '';
-  for (let i = 0; i < events.length; i++) {
+export function extendSessions(
+  events: readonly HeldEvent[],
+  split: Split,
+  s: SiteSettings,
+  horizonMs: number,
+): void {
+  const spans = split.spans;
+  let cur = spans[spans.length - 1];
+  let startTs = cur ? (events[cur.start] as HeldEvent).e.ts : 0;
+  let lastTs = split.covered > 0 ? (events[split.covered - 1] as HeldEvent).e.ts : 0;
+  let campaign = split.campaign;
+  for (let i = split.covered; i < events.length; i++) {
     const h = events[i] as HeldEvent;
     const ts = h.e.ts;
     let reason: StartReason | null = null;
@@ -96,24 +116,37 @@ export function splitSessions(events: readonly HeldEvent[], s: SiteSettings, hor
       const c = campaignOf(h.e);
       if (c !== null && c !== campaign) reason = 'campaign';
     }
-    if (reason !== null) {
-      if (cur) cur.end = i;
-      cur = { start: i, end: events.length, reason };
+    if (reason !== null || !cur) {
+      cur = { start: i, end: i + 1, reason: reason ?? 'first_visit' };
       spans.push(cur);
       startTs = ts;
       campaign = campaignOf(h.e) ?? '';
     } else {
+      cur.end = i + 1;
       const c = campaignOf(h.e);
       if (c !== null) campaign = c;
     }
     lastTs = ts;
   }
-  return spans;
+  split.covered = events.length;
+  split.campaign = campaign;
 }
+
+/** Splits one visitor's sorted events into sessions (see `extendSessions`). */
+export function splitSessions(events: readonly HeldEvent[], s: SiteSettings, horizonMs: number): Span[] {
+  const split = emptySplit();
+  extendSessions(events, split, s, horizonMs);
+  return split.spans;
+}
+
+const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
 
 /** UTC `YYYY-MM-DD hh:mm:ss` for ClickHouse DateTime columns. */
 export function dateTime(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+  const d = new Date(ms);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(
+    d.getUTCMinutes(),
+  )}:${pad(d.getUTCSeconds())}`;
 }
 
 /** A session row without version and updated_at, which the caller adds. */
