@@ -8,12 +8,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApi } from '@stint/api/app';
+import { insertRows } from '@stint/infra/clickhouse';
 import { addSite, createToken } from '@stint/infra/registry';
 import { createTestDatabase, type TestDatabase, waitFor } from '@stint/infra/testing';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard } from '../build.ts';
-import { dayStart, loadFixture, NOW, OTHER_SITE, SITE, sessionsIn, TZ, totals } from './fixture.ts';
+import {
+  dayStart,
+  eventRows,
+  type FxSession,
+  loadFixture,
+  NOW,
+  OTHER_SITE,
+  SESSIONS,
+  SITE,
+  sessionsIn,
+  TZ,
+  totals,
+} from './fixture.ts';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const fmt = (n: number) => new Intl.NumberFormat('en-US').format(n);
@@ -175,6 +188,15 @@ describe('the built-in dashboard in Chromium', () => {
 
     await page.click('[data-preset="7d"]');
     await expectStats(totals(last7()));
+
+    // The compare toggle takes the previous period's values off the stat panels and back.
+    await page.uncheck('#compare');
+    await waitFor(async () => (await page.locator('.stat-change').count()) === 0, {
+      message: 'changes to go',
+    });
+    expect(page.url()).toContain('compare=0');
+    await page.check('#compare');
+    await page.locator('[data-stat="sessions"] .stat-change').waitFor();
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
   });
@@ -192,6 +214,19 @@ describe('the built-in dashboard in Chromium', () => {
     );
     expect(marks.stats).toBeGreaterThan(0);
     expect(await page.locator('#login[open]').count()).toBe(0);
+  });
+
+  it('refreshes the realtime panel by itself when a new visitor arrives', async () => {
+    await expectText('#rt-visitors', '2');
+    const s = { ...SESSIONS[0], id: 'live-new', visitor: 'live-new', start: NOW - 30_000 } as FxSession;
+    const row = eventRows({
+      ...s,
+      events: [{ ts: NOW - 30_000, name: 'pageview', path: '/docs', engaged_ms: 0 }],
+    });
+    await insertRows(db.client, `${db.database}.events_raw`, row);
+    // The panel polls every 10 s: no reload, no click.
+    await waitFor(async () => (await text('#rt-visitors')) === '3', { timeoutMs: 15_000, intervalMs: 250 });
+    expect(await text('#rt-pageviews')).toBe('5');
   });
 
   it('asks for a token again when the api refuses it, and logs no console errors on the way', async () => {
