@@ -296,6 +296,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     },
     async close() {
       await pipeline.stopAll();
+      // E2E_KEEP=1 leaves the database and topic for a post-mortem (named in the logs above).
+      if (process.env.E2E_KEEP === '1') {
+        process.stderr.write(`[e2e] kept database ${database} and topic ${topic}; logs in ${logDir}\n`);
+        await client.close();
+        return;
+      }
       try {
         await exec(client, sql`DROP DATABASE IF EXISTS ${ident(database)}`);
       } finally {
