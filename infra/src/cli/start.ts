@@ -3,7 +3,7 @@
  * as a child process, print where everything is, and stop them all in order on Ctrl-C / SIGTERM.
  * A second `stint start` while one runs says so and exits 0.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { PORTS, REPO_ROOT, stintHome } from '../stack/index.ts';
@@ -67,6 +67,11 @@ export async function startAll(options: { demo: boolean; demoRate: string }): Pr
   writeFileSync(runFile(), JSON.stringify({ pid: process.pid, started: new Date().toISOString() }));
 
   const tsx = `${REPO_ROOT}/node_modules/.bin/tsx`;
+  // The dashboard's static files are built ahead of time; the api serves dashboards/dist.
+  if (existsSync(`${REPO_ROOT}/dashboards/build.ts`)) {
+    const built = spawnSync(tsx, [`${REPO_ROOT}/dashboards/build.ts`], { cwd: REPO_ROOT, stdio: 'inherit' });
+    if (built.status !== 0) throw new Error('building the dashboard failed (dashboards/build.ts)');
+  }
   const children: { name: string; child: ChildProcess }[] = [];
   for (const s of SERVICES) {
     if (!existsSync(`${REPO_ROOT}/${s.entry}`)) continue;
