@@ -9,7 +9,7 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { type ClickHouseClient, ping, queryRows } from '@stint/infra/clickhouse';
-import { ALL_SITES, getSite, verifyToken } from '@stint/infra/registry';
+import { ALL_SITES, getSite, listSites, verifyToken } from '@stint/infra/registry';
 import { healthRoutes } from '@stint/infra/service';
 import Fastify, {
   type FastifyError,
@@ -27,6 +27,8 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
+// [auth] dashboard sign-in sessions (issue 7): see api/src/auth and api/SECURITY.md.
+import { type AuthHandle, type AuthOptions, clickHouseAuthDb, registerAuth } from './auth/index.ts';
 import type { Filters, ReportParams } from './queries/common.ts';
 import { FILTER_KEYS } from './queries/common.ts';
 import { bucketCount, type Interval } from './queries/timeseries.ts';
@@ -68,6 +70,10 @@ export interface ApiDeps {
    * `dashboards/public`, of this repository; nothing is served when neither exists (or when null).
    */
   staticRoot?: string | null;
+  /** [auth] Sign-in sessions (api/src/auth): options, or null to serve bearer tokens only. */
+  auth?: AuthOptions | null;
+  /** [auth] Fastify's trustProxy (client address, protocol and host from X-Forwarded-*). Default off. */
+  trustProxy?: FastifyServerOptions['trustProxy'];
 }
 
 /** A bad request that names the parameter at fault. */
@@ -110,6 +116,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
     disableRequestLogging: false,
+    ...(deps.trustProxy !== undefined ? { trustProxy: deps.trustProxy } : {}), // [auth]
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -148,14 +155,30 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         description:
           'Session duration, frequency and engagement reports per site. Metric definitions: api/METRICS.md.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          // [auth] the dashboard's sign-in session (name without __Host- on plain-http localhost)
+          session: { type: 'apiKey', in: 'cookie', name: '__Host-stint_session' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   healthRoutes(app, { clickhouse: () => ping(client) });
+
+  // [auth] /auth/* routes and cookie sessions as an alternative to bearer tokens on /api/v1.
+  const auth: AuthHandle | null =
+    deps.auth === null
+      ? null
+      : await registerAuth(app, {
+          db: clickHouseAuthDb(client, database),
+          siteIds: async () => (await listSites(client, database)).map((s) => s.site_id),
+          options: deps.auth ?? {},
+        });
 
   /** Bearer token with scope `read` for this site (or all sites), then the site's settings. */
   async function authorize(
@@ -169,11 +192,19 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       void reply.code(code).send({ statusCode: code, error, message });
       return null;
     };
-    if (!m?.[1]) return deny(401, 'Unauthorized', 'missing Authorization: Bearer <token>');
-    const token = await verifyToken(client, database, m[1], { scope: 'read' });
-    if (!token) return deny(401, 'Unauthorized', 'unknown or revoked token, or not a read token');
-    if (token.site_id !== ALL_SITES && token.site_id !== site) {
-      return deny(403, 'Forbidden', 'this token may not read this site');
+    if (!m?.[1]) {
+      // [auth] no bearer token: a sign-in session may read the sites granted to its account.
+      const access = auth && !header ? await auth.siteAccess(req, reply, site) : 'none';
+      if (access === 'forbidden') return deny(403, 'Forbidden', 'this account may not read this site');
+      if (access === 'none') {
+        return deny(401, 'Unauthorized', 'missing Authorization: Bearer <token> (or a sign-in session)');
+      }
+    } else {
+      const token = await verifyToken(client, database, m[1], { scope: 'read' });
+      if (!token) return deny(401, 'Unauthorized', 'unknown or revoked token, or not a read token');
+      if (token.site_id !== ALL_SITES && token.site_id !== site) {
+        return deny(403, 'Forbidden', 'this token may not read this site');
+      }
     }
     const settings = await getSite(client, database, site);
     if (!settings) return deny(404, 'Not Found', `unknown site ${site}`);
