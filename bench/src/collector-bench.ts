@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createClickHouse, exec, migrate } from '@stint/infra/clickhouse';
 import { createKafka, ensureTopic } from '@stint/infra/kafka';
@@ -15,8 +16,15 @@ import { REPO_ROOT } from '@stint/infra/stack';
 import autocannon from 'autocannon';
 import { type Figure, round, writeResult } from './results.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    /** Concurrent clients of the single-event runs (a site's visitors are many independent clients). */
+    connections: { type: 'string', default: '50' },
+  },
+});
 const seconds = Number(values.seconds);
+const connections = Number(values.connections);
 const say = (m: string) => process.stderr.write(`bench/collector: ${m}\n`);
 const database = 'stint_bench_collector';
 const site = 'bench.example';
@@ -31,22 +39,34 @@ async function freePort(): Promise<number> {
 }
 
 interface Run {
+  /** 2xx answers per second: only acknowledged requests count. */
   rps: number;
   p50: number;
   p99: number;
   non2xx: number;
   errors: number;
+  statusCodes: Record<string, number>;
 }
 
 async function load(opts: autocannon.Options): Promise<Run> {
   const r = await autocannon({ duration: seconds, ...opts });
+  const statusCodes: Record<string, number> = {};
+  for (const [code, s] of Object.entries(r.statusCodeStats ?? {})) statusCodes[code] = s.count ?? 0;
   return {
-    rps: r.requests.average,
+    rps: r['2xx'] / r.duration,
     p50: r.latency.p50,
     p99: r.latency.p99,
     non2xx: r.non2xx,
     errors: r.errors,
+    statusCodes,
   };
+}
+
+/** One request before a run: a non-2xx answer is printed, so a broken run says why. */
+async function probe(url: string, init: RequestInit): Promise<void> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  if (!res.ok) say(`probe of ${url} answered ${res.status}: ${text.slice(0, 300)}`);
 }
 
 // Bare node:http hello-world, in a child process so it has a core of its own like the collector.
@@ -120,26 +140,37 @@ const batch = JSON.stringify({
   })),
 });
 
+const load0 = loadavg();
+say(`load average before: ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+const singleHeaders = { 'content-type': 'text/plain', 'user-agent': ua };
+const batchHeaders = {
+  'content-type': 'application/json',
+  authorization: `Bearer ${ingest.secret}`,
+  'user-agent': ua,
+};
+await probe(`${base}/api/event`, { method: 'POST', headers: singleHeaders, body: single });
+await probe(`${base}/api/events`, { method: 'POST', headers: batchHeaders, body: batch });
+
 say(`hello-world (node:http) for ${seconds} s…`);
 const helloRun = await load({
   url: `http://127.0.0.1:${helloPort}/`,
   method: 'POST',
   body: single,
-  connections: 50,
+  connections,
 });
-say('collector, single events (POST /api/event, text/plain)…');
+say(`collector, single events (POST /api/event, text/plain), ${connections} connections…`);
 const singleRun = await load({
   url: `${base}/api/event`,
   method: 'POST',
-  headers: { 'content-type': 'text/plain', 'user-agent': ua },
+  headers: singleHeaders,
   body: single,
-  connections: 50,
+  connections,
 });
 say('collector, batches of 500 (POST /api/events)…');
 const batchRun = await load({
   url: `${base}/api/events`,
   method: 'POST',
-  headers: { 'content-type': 'application/json', authorization: `Bearer ${ingest.secret}`, 'user-agent': ua },
+  headers: batchHeaders,
   body: batch,
   connections: 8,
 });
@@ -147,11 +178,34 @@ say('collector, single events at a fixed 10,000/s…');
 const fixedRun = await load({
   url: `${base}/api/event`,
   method: 'POST',
-  headers: { 'content-type': 'text/plain', 'user-agent': ua },
+  headers: singleHeaders,
   body: single,
-  connections: 50,
+  connections,
   overallRate: 10_000,
 });
+
+// Why requests were refused, and how big the produce requests were, from the collector's own metrics.
+const metricsText = await (await fetch(`${base}/metrics`)).text();
+const rejects: Record<string, number> = {};
+for (const m of metricsText.matchAll(/^stint_collector_rejects_total\{reason="([^"]+)"\} (\d+)/gm)) {
+  rejects[m[1] as string] = Number(m[2]);
+}
+const sum = (name: string) =>
+  Number(new RegExp(`^${name}(?:\\{outcome="ok"\\})? (\\S+)`, "m").exec(metricsText)?.[1] ?? 0);
+const sends = sum('stint_collector_kafka_batch_events_count');
+const kafkaStats = {
+  sends,
+  meanEventsPerSend: round(sum('stint_collector_kafka_batch_events_sum') / Math.max(1, sends), 1),
+  meanSendMs: round(
+    (1000 * sum('stint_collector_kafka_send_seconds_sum')) /
+      Math.max(1, sum('stint_collector_kafka_send_seconds_count')),
+    2,
+  ),
+};
+const load1 = loadavg();
+say(`load average after: ${load1.map((l) => l.toFixed(2)).join(' ')}`);
+if (Object.keys(rejects).length > 0) say(`rejects by reason: ${JSON.stringify(rejects)}`);
+say(`kafka: ${JSON.stringify(kafkaStats)}`);
 
 collector.kill('SIGTERM');
 hello.kill('SIGTERM');
@@ -163,7 +217,9 @@ for (const [name, r] of Object.entries({
   fixed: fixedRun,
 })) {
   if (r.non2xx > 0 || r.errors > 0)
-    say(`warning: ${name} had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
+    say(
+      `warning: ${name} had ${r.non2xx} non-2xx answers (${JSON.stringify(r.statusCodes)}) and ${r.errors} errors`,
+    );
 }
 const figures: Figure[] = [
   { name: 'node:http hello-world requests/s', value: Math.round(helloRun.rps), unit: 'req/s' },
@@ -189,6 +245,10 @@ const figures: Figure[] = [
 ];
 writeResult('collector', figures, {
   seconds,
+  connections,
+  loadavg: { before: load0, after: load1 },
+  rejects,
+  kafka: kafkaStats,
   runs: { hello: helloRun, single: singleRun, batch: batchRun, fixed: fixedRun },
 });
 process.exit(0);

@@ -83,6 +83,7 @@ export async function startAll(options: { demo: boolean; demoRate: string }): Pr
         API_PORT: String(SERVICE_PORTS.api),
         COLLECTOR_PORT: String(SERVICE_PORTS.collector),
         SESSIONIZER_PORT: String(SERVICE_PORTS.sessionizer),
+        SESSIONIZER_METRICS_PORT: String(SERVICE_PORTS.sessionizer),
         COLLECTOR_URL: `http://127.0.0.1:${SERVICE_PORTS.collector}`,
       },
     });
