@@ -38,6 +38,9 @@ export function createClickHouse(options: ClickHouseOptions = {}): ClickHouseCli
     // 18.16 rejects settings it does not know; send none by default.
     clickhouse_settings: {},
     compression: { request: false, response: false },
+    // The server closes idle keep-alive sockets after 10 s (our config); the client drops its own after
+    // 2.5 s, and on a busy 2-core box it must not reuse one whose timer fired late.
+    keep_alive: { enabled: true, idle_socket_ttl: 2500, eagerly_destroy_stale_sockets: true },
   });
 }
 
