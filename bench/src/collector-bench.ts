@@ -132,6 +132,7 @@ const BATCH = 500;
 const batch = JSON.stringify({
   site,
   events: Array.from({ length: BATCH }, (_, i) => ({
+    site,
     name: 'pageview',
     url: `https://${site}/p/${i % 20}`,
     visitor_id: `benchvisitor${String(i % 100).padStart(10, '0')}`,
@@ -191,7 +192,7 @@ for (const m of metricsText.matchAll(/^stint_collector_rejects_total\{reason="([
   rejects[m[1] as string] = Number(m[2]);
 }
 const sum = (name: string) =>
-  Number(new RegExp(`^${name}(?:\\{outcome="ok"\\})? (\\S+)`, "m").exec(metricsText)?.[1] ?? 0);
+  Number(new RegExp(`^${name}(?:\\{outcome="ok"\\})? (\\S+)`, 'm').exec(metricsText)?.[1] ?? 0);
 const sends = sum('stint_collector_kafka_batch_events_count');
 const kafkaStats = {
   sends,
