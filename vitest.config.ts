@@ -28,6 +28,22 @@ export default defineConfig({
           env: { LOG_LEVEL: 'warn' },
         },
       },
+      {
+        test: {
+          // Whole-pipeline fault tests: they stop and restart servers (a private stack for Kafka and
+          // ClickHouse outages), so they run alone, one file at a time, after everything else.
+          name: 'faults',
+          include: ['e2e/test/faults/**/*.faults.test.ts'],
+          exclude,
+          globalSetup: ['./infra/src/testing/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
+          env: { LOG_LEVEL: 'warn' },
+        },
+      },
     ],
   },
 });

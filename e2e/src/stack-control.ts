@@ -2,10 +2,8 @@
  * Run as a child process: `node --import tsx e2e/src/stack-control.ts <up|down|kafka-down|kafka-up|
  * clickhouse-down|clickhouse-up>`, with STINT_HOME and the STINT_*_PORT variables of a private stack.
  * A child process because the stack module reads its ports from the environment when it loads.
- * The stack functions are not exported by @stint/infra/stack yet, hence the relative import.
  */
-import { clickhouseDown, clickhouseUp } from '../../infra/src/stack/clickhouse.ts';
-import { kafkaDown, kafkaUp } from '../../infra/src/stack/kafka.ts';
+import { clickhouseDown, clickhouseUp, kafkaDown, kafkaUp } from '@stint/infra/stack';
 
 const log = (m: string) => process.stderr.write(`${m}\n`);
 const command = process.argv[2];

@@ -8,7 +8,16 @@ import {
 import { kafkaDown, kafkaPaths, kafkaStatus, kafkaUp, kafkaVersion } from './kafka.ts';
 
 export { PORTS, REPO_ROOT, stintHome } from './paths.ts';
-export { clickhousePaths, clickhouseVersion, kafkaPaths, kafkaVersion };
+export {
+  clickhouseDown,
+  clickhousePaths,
+  clickhouseUp,
+  clickhouseVersion,
+  kafkaDown,
+  kafkaPaths,
+  kafkaUp,
+  kafkaVersion,
+};
 
 type Log = (message: string) => void;
 
