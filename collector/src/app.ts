@@ -25,7 +25,7 @@ import type { UserAgentInfo } from './enrich/user-agent.ts';
 import { type EventSink, SinkClosedError, SinkFullError, type SinkMessage } from './kafka-sink.ts';
 import { type CollectorMetrics, createMetrics } from './metrics.ts';
 import { type EnrichDeps, enrich, type IncomingEvent } from './pipeline.ts';
-import type { SiteExists } from './site-cache.ts';
+import { LookupUnavailableError, type SiteExists } from './site-cache.ts';
 import { createSnippetCache, defaultSnippetBuilder, type SnippetBuilder } from './snippet.ts';
 import { type ApiError, checkPageUrl, checkTimestamp, fail, parseWith } from './validate.ts';
 
@@ -132,6 +132,13 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err instanceof HttpError) return reject(reply, err.apiError);
+    if (err instanceof LookupUnavailableError) {
+      return reject(reply, {
+        status: 503,
+        error: 'registry_unavailable',
+        message: 'cannot check the site or token right now; retry later',
+      });
+    }
     const status = err.statusCode ?? 500;
     if (status === 429) return reject(reply, { status, error: 'rate_limited', message: err.message });
     if (status === 413) {

@@ -6,6 +6,12 @@
  */
 export type SiteExists = (site: string) => Promise<boolean>;
 
+/**
+ * The registry could not be asked (ClickHouse down) and nothing usable was cached: the request is
+ * answered 503 + Retry-After, never 500, so senders retry.
+ */
+export class LookupUnavailableError extends Error {}
+
 export interface CacheOptions {
   ttlMs?: number;
   negativeTtlMs?: number;
@@ -37,6 +43,12 @@ export function cachedPredicate<A extends unknown[]>(
     const running = pending.get(site);
     if (running !== undefined) return running;
     const p = lookup(...args)
+      .catch((err: unknown) => {
+        // Stale-if-error: a site or token known to be good keeps working while ClickHouse is down
+        // (Kafka may well be up); an unknown one cannot be decided yet.
+        if (hit?.exists === true) return true;
+        throw new LookupUnavailableError(`registry lookup failed: ${(err as Error).message}`);
+      })
       .then((exists) => {
         cache.delete(site);
         cache.set(site, { exists, until: now() + (exists ? ttl : negativeTtl) });
