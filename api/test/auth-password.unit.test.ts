@@ -25,13 +25,20 @@ describe('passwords', () => {
 
   it('an unknown user (no stored hash) is refused after the same scrypt work', async () => {
     const stored = await hashPassword('correct horse battery');
-    const t0 = performance.now();
-    expect(await verifyPassword('correct horse battery', stored)).toBe(true);
-    const known = performance.now() - t0;
-    const t1 = performance.now();
-    expect(await verifyPassword('correct horse battery', null)).toBe(false);
-    const unknown = performance.now() - t1;
-    expect(unknown).toBeGreaterThan(known * 0.4);
+    const known: number[] = [];
+    const unknown: number[] = [];
+    // Interleaved, medians: other test files share the CPU.
+    for (let i = 0; i < 5; i++) {
+      let t = performance.now();
+      expect(await verifyPassword('correct horse battery', stored)).toBe(true);
+      known.push(performance.now() - t);
+      t = performance.now();
+      expect(await verifyPassword('correct horse battery', null)).toBe(false);
+      unknown.push(performance.now() - t);
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[2] ?? 0;
+    // Without the dummy hash the unknown case would take microseconds.
+    expect(median(unknown)).toBeGreaterThan(median(known) * 0.3);
   });
 
   it('short, common, one-character and name-containing passwords are refused', () => {
