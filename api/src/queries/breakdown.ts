@@ -83,16 +83,16 @@ SELECT
 FROM
 (
   SELECT session_id, path, count() AS path_pageviews
-  FROM ${eventsIn(p, p.from, new Date(p.to.getTime() + EVENT_SLACK_S * 1000))}
+  FROM ${eventsIn(p, p.from, new Date(p.to.getTime() + EVENT_SLACK_S * 1000), ['session_id', 'name', 'path'])}
   WHERE site_id = ${p.site} AND name = 'pageview' AND ts >= ${dateTime(p.from)} AND ts < ${eventsUntil(p)}
-    AND session_id IN (SELECT session_id FROM ${rangeSessions(p)} WHERE ${selection})
+    AND session_id IN (SELECT session_id FROM ${rangeSessions(p, ['session_id'])} WHERE ${selection})
   GROUP BY session_id, path
 ) AS pv
 ALL INNER JOIN
 (
   SELECT session_id, visitor_id AS s_visitor_id, is_bounce AS s_is_bounce, duration_s AS s_duration_s,
     is_engaged AS s_is_engaged
-  FROM ${rangeSessions(p)}
+  FROM ${rangeSessions(p, ['session_id', 'visitor_id', 'is_bounce', 'duration_s', 'is_engaged'])}
   WHERE ${selection}
 ) AS s USING session_id
 GROUP BY key`,
@@ -109,7 +109,7 @@ SELECT
   sum(is_bounce) AS bounces,
   sum(duration_s) AS total_duration_s,
   sum(is_engaged) AS engaged_sessions
-FROM ${rangeSessions(p)}
+FROM ${rangeSessions(p, [BREAKDOWN_COLUMNS[by], 'visitor_id', 'pageviews', 'is_bounce', 'duration_s', 'is_engaged'])}
 WHERE ${selection}
 GROUP BY key`,
     limit,

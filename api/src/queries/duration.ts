@@ -26,6 +26,6 @@ SELECT
   ${ratio('sum(duration_s)', 'count()')} AS avg_s,
   if(count() = 0, 0, quantileExact(0.5)(duration_s)) AS median_s,
   if(count() = 0, 0, quantileExact(0.9)(duration_s)) AS p90_s
-FROM ${rangeSessions(p)}
+FROM ${rangeSessions(p, ['duration_s'])}
 WHERE ${sessionSelection(p)}`;
 }

@@ -1,5 +1,12 @@
 import { type RawSql, raw, sql } from '@stint/infra/clickhouse';
-import { dateTime, type ReportParams, rangeSessions, sessionSelection, sessionsIn } from './common.ts';
+import {
+  type ReportParams,
+  rangeSessions,
+  selectionColumns,
+  sessionSelection,
+  sessionsIn,
+} from './common.ts';
+import { firstEverSql } from './first-seen.ts';
 
 /** Sessions per visitor in the range: `[min, max]`, the last one open. */
 export const SESSIONS_PER_VISITOR_BUCKETS = [
@@ -33,36 +40,48 @@ function bucketCounts(column: string, buckets: readonly { min: number; max: numb
 export function sessionsPerVisitorQuery(p: ReportParams): RawSql {
   return sql`
 SELECT count() AS visitors, ${bucketCounts('n', SESSIONS_PER_VISITOR_BUCKETS)}
-FROM (SELECT visitor_id, count() AS n FROM ${rangeSessions(p)} WHERE ${sessionSelection(p)} GROUP BY visitor_id)`;
+FROM (SELECT visitor_id, count() AS n FROM ${rangeSessions(p, ['visitor_id'])} WHERE ${sessionSelection(p)} GROUP BY visitor_id)`;
 }
+
+/** Gaps of this many days or more share the last, open bucket. */
+const OPEN_BUCKET_DAYS = DAYS_SINCE_PREVIOUS_BUCKETS[DAYS_SINCE_PREVIOUS_BUCKETS.length - 1]?.min_days ?? 31;
 
 /**
  * One row: `sessions`, `first_sessions` (no earlier session at all), `b0`…`b4` (sessions by whole days
  * since the start of the same visitor's previous session, of any kind and at any time). Without window
  * functions: each visitor's session starts are sorted in an array with a "selected" flag, and
- * `arrayDifference` gives the gap to the previous start.
+ * `arrayDifference` gives the gap to the previous start. Only the sessions from OPEN_BUCKET_DAYS before
+ * the range on are read: a session whose previous one is earlier than that is at least that many days
+ * after it (the open bucket). Whether the first session read has an earlier one at all comes from the
+ * visitor's first session ever (`firstEverSql`).
  */
 export function daysSincePreviousQuery(p: ReportParams): RawSql {
   const selection = sessionSelection(p);
   const buckets = DAYS_SINCE_PREVIOUS_BUCKETS.map((b) => ({ min: b.min_days, max: b.max_days }));
+  const windowStart = new Date(p.from.getTime() - OPEN_BUCKET_DAYS * 86_400_000);
   return sql`
 SELECT
   count() AS sessions,
-  countIf(idx = 1) AS first_sessions,
-  ${bucketCounts('if(idx = 1, -1, intDiv(gap_s, 86400))', buckets)}
+  countIf(idx = 1 AND first_ever >= t) AS first_sessions,
+  ${bucketCounts(`if(idx = 1, if(first_ever < t, ${OPEN_BUCKET_DAYS}, -1), intDiv(gap_s, 86400))`, buckets)}
 FROM
 (
-  SELECT visitor_id, arraySort(groupArray((t, selected))) AS visits
+  SELECT visitor_id, visits, toUInt32(first_ever) AS first_ever
   FROM
   (
-    SELECT visitor_id, toUInt32(started_at) AS t, toUInt8(${selection}) AS selected
-    FROM ${sessionsIn(p, null, p.to)}
-    WHERE site_id = ${p.site} AND started_at < ${dateTime(p.to)}
-      AND visitor_id IN (SELECT visitor_id FROM ${rangeSessions(p)} WHERE ${selection})
-  )
-  GROUP BY visitor_id
+    SELECT visitor_id, arraySort(groupArray((t, selected))) AS visits
+    FROM
+    (
+      SELECT visitor_id, toUInt32(started_at) AS t, toUInt8(${selection}) AS selected
+      FROM ${sessionsIn(p, windowStart, p.to, [...selectionColumns(p), 'visitor_id'])}
+    )
+    GROUP BY visitor_id
+    HAVING max(selected) = 1
+  ) AS w
+  ALL LEFT JOIN ${firstEverSql(p)} AS f USING visitor_id
 )
 ARRAY JOIN
+  arrayMap(x -> tupleElement(x, 1), visits) AS t,
   arrayMap(x -> tupleElement(x, 2), visits) AS sel,
   arrayDifference(arrayMap(x -> toInt64(tupleElement(x, 1)), visits)) AS gap_s,
   arrayEnumerate(visits) AS idx

@@ -1,9 +1,18 @@
 import { join, type RawSql, sql } from '@stint/infra/clickhouse';
-import { dateTime, eventsIn, filterConditions, type ReportParams, sessionsIn } from './common.ts';
+import {
+  dateTime,
+  eventsIn,
+  filterConditions,
+  type ReportParams,
+  selectionColumns,
+  sessionsIn,
+} from './common.ts';
 
 export const REALTIME_WINDOW_S = 300;
 
 export type RealtimeParams = Omit<ReportParams, 'from' | 'to'> & { now: Date };
+
+const EVENT_COLUMNS = ['visitor_id', 'session_id', 'name', 'path'];
 
 const since = (p: RealtimeParams) => new Date(p.now.getTime() - REALTIME_WINDOW_S * 1000);
 
@@ -17,7 +26,7 @@ function recentEvents(p: RealtimeParams): RawSql {
   const matching =
     filters.length === 0
       ? sql`1`
-      : sql`session_id IN (SELECT session_id FROM ${sessionsIn(p, scope.from, p.now)}
+      : sql`session_id IN (SELECT session_id FROM ${sessionsIn(p, scope.from, p.now, [...selectionColumns(scope), 'session_id'])}
           WHERE site_id = ${p.site} AND started_at >= ${dateTime(scope.from)} AND ${join(filters, ' AND ')})`;
   return sql`site_id = ${p.site} AND ts >= ${dateTime(since(p))} AND ts <= ${dateTime(p.now)} AND ${matching}`;
 }
@@ -26,7 +35,7 @@ function recentEvents(p: RealtimeParams): RawSql {
 export function realtimeQuery(p: RealtimeParams): RawSql {
   return sql`
 SELECT uniqExact(visitor_id) AS visitors, uniqExact(session_id) AS sessions, countIf(name = 'pageview') AS pageviews
-FROM ${eventsIn(p, since(p), new Date(p.now.getTime() + 1000))}
+FROM ${eventsIn(p, since(p), new Date(p.now.getTime() + 1000), EVENT_COLUMNS)}
 WHERE ${recentEvents(p)}`;
 }
 
@@ -34,7 +43,7 @@ WHERE ${recentEvents(p)}`;
 export function topPagesNowQuery(p: RealtimeParams, limit: number): RawSql {
   return sql`
 SELECT path, uniqExact(visitor_id) AS visitors, count() AS pageviews
-FROM ${eventsIn(p, since(p), new Date(p.now.getTime() + 1000))}
+FROM ${eventsIn(p, since(p), new Date(p.now.getTime() + 1000), EVENT_COLUMNS)}
 WHERE ${recentEvents(p)} AND name = 'pageview'
 GROUP BY path
 ORDER BY visitors DESC, pageviews DESC, path

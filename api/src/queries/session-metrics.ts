@@ -2,10 +2,11 @@
  * The session metrics of METRICS.md over the selected sessions, grouped by a key (a constant for the
  * summary, a time bucket for the time series). Sessions are first grouped per (key, visitor) so that
  * "returning" can compare a visitor's first selected session in the group with the visitor's first
- * session ever, any filter aside (the LEFT JOIN with `f`).
+ * session ever, any filter aside (the LEFT JOIN with `f`, from the per-visitor rollup).
  */
 import { type RawSql, sql } from '@stint/infra/clickhouse';
-import { dateTime, type ReportParams, rangeSessions, ratio, sessionSelection, sessionsIn } from './common.ts';
+import { type ReportParams, rangeSessions, ratio, sessionSelection } from './common.ts';
+import { firstEverSql } from './first-seen.ts';
 
 /** Column names of a metrics row, in the order the SQL returns them. */
 export const METRIC_COLUMNS = [
@@ -79,18 +80,11 @@ FROM
       sum(engaged_ms) AS v_engaged_ms,
       sum(events) AS v_events,
       min(started_at) AS v_first
-    FROM ${rangeSessions(p)}
+    FROM ${rangeSessions(p, ['visitor_id', 'pageviews', 'is_bounce', 'duration_s', 'is_engaged', 'engaged_ms', 'events'])}
     WHERE ${selection}
     GROUP BY key, visitor_id
   ) AS v
-  ALL LEFT JOIN
-  (
-    SELECT visitor_id, min(started_at) AS first_ever
-    FROM ${sessionsIn(p, null, p.to)}
-    WHERE site_id = ${p.site} AND started_at < ${dateTime(p.to)}
-      AND visitor_id IN (SELECT visitor_id FROM ${rangeSessions(p)} WHERE ${selection})
-    GROUP BY visitor_id
-  ) AS f USING visitor_id
+  ALL LEFT JOIN ${firstEverSql(p)} AS f USING visitor_id
   GROUP BY key
 )
 ORDER BY key`;
