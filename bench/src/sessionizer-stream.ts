@@ -17,7 +17,8 @@ function toKafka(e: ServerEvent, i: number): KafkaEvent {
   const ua = e.user_agent ?? '';
   const mobile = ua.includes('Mobile') || ua.includes('Android');
   const utmCampaign = q.get('utm_campaign') ?? '';
-  const source = q.get('utm_source') ?? (referrerHost === '' ? '(direct)' : referrerHost.replace(/^www\./, ''));
+  const source =
+    q.get('utm_source') ?? (referrerHost === '' ? '(direct)' : referrerHost.replace(/^www\./, ''));
   return {
     v: EVENT_VERSION,
     event_id: e.event_id ?? `ev${i}`,
@@ -47,7 +48,13 @@ function toKafka(e: ServerEvent, i: number): KafkaEvent {
     country: COUNTRIES[i % COUNTRIES.length] as string,
     region: '',
     browser: ua.includes('Firefox') ? 'Firefox' : ua.includes('Chrome') ? 'Chrome' : 'Safari',
-    os: ua.includes('Windows') ? 'Windows' : ua.includes('Mac') ? 'macOS' : ua.includes('Android') ? 'Android' : 'Linux',
+    os: ua.includes('Windows')
+      ? 'Windows'
+      : ua.includes('Mac')
+        ? 'macOS'
+        : ua.includes('Android')
+          ? 'Android'
+          : 'Linux',
     device: mobile ? 'mobile' : 'desktop',
   };
 }

@@ -16,22 +16,58 @@ import {
   eventRow,
   extendSessions,
   type HeldEvent,
-  type SessionContent,
+  type Span,
   type Split,
-  sessionContent,
   sessionId,
+  sessionRow,
 } from './rules.ts';
-import type { CommitPoint, Counters, RowSink, SessionRow, SourceRecord, StateConfig } from './types.ts';
+import type {
+  CommitPoint,
+  Counters,
+  EventRow,
+  RowSink,
+  SessionRow,
+  SourceRecord,
+  StartReason,
+  StateConfig,
+} from './types.ts';
 
+/**
+ * What was last written for a live session id. Events are only ever added, so the opening event (the
+ * id), the last event and the count determine a session's members; with the reason and finality they
+ * determine its row. The row itself is built lazily (see `Pending`).
+ */
 interface Written {
-  /** What the row was computed from (see `rewrite`). */
-  sig: string;
-  row: SessionRow;
+  reason: StartReason;
+  last: HeldEvent;
+  count: number;
+  final: boolean;
+  /** The row as last materialized (for tombstones); null until then. */
+  row: SessionRow | null;
+  /** The row owed to the next drain, if any. */
+  pending: Pending | null;
+}
+
+/**
+ * A session row owed to the next `drain`: the newest change of an id wins, as it would in the sink and
+ * in ReplacingMergeTree. The row is built from `span` at drain time; that equals the row at `version`
+ * because any later change of the members either re-marks the id or, for an out-of-order insert, first
+ * materializes `row` (see `materialize`). Building rows once per drain instead of once per event is
+ * the state machine's main saving.
+ */
+interface Pending {
+  st: VisitorState;
+  span: Span | null;
+  final: boolean;
+  version: number;
+  updatedMs: number;
+  row: SessionRow | null;
 }
 
 /** All we keep of one visitor (and its cookieless aliases): its events since its last quiet period. */
 interface VisitorState {
   site: string;
+  /** Visitor ids (of `site`) that route to this state. */
   keys: string[];
   events: HeldEvent[];
   /** Sessions of `events`; null after an out-of-order insert, until recomputed. */
@@ -55,16 +91,6 @@ interface EvictedSpan {
   maxTsBefore: number;
 }
 
-let memoMs = Number.NaN;
-let memoText = '';
-function memoDateTime(ms: number): string {
-  if (ms !== memoMs) {
-    memoMs = ms;
-    memoText = dateTime(ms);
-  }
-  return memoText;
-}
-
 export function emptyCounters(): Counters {
   return {
     events: 0,
@@ -79,14 +105,18 @@ export function emptyCounters(): Counters {
 
 export class PartitionState {
   readonly counters: Counters = emptyCounters();
-  private readonly byKey = new Map<string, VisitorState>();
+  /** site → visitor id → state (nested: no key string built per event). */
+  private readonly bySite = new Map<string, Map<string, VisitorState>>();
   private readonly states = new Set<VisitorState>();
   private readonly timers = new TimerHeap<VisitorState>();
   private readonly dirty = new Set<VisitorState>();
   private evicted: EvictedSpan[] = [];
   private maxTs: number;
   private lastOffset = -1;
-  private out: RowSink = { sessions: [], events: [] };
+  /** Session rows owed to the next drain, by id. */
+  private pendingSessions = new Map<string, Pending>();
+  /** Events whose row (event, session, version) is owed to the next drain. */
+  private pendingEvents: HeldEvent[] = [];
 
   /** `maxTs`: the largest event time seen before the first record fed (from the commit metadata). */
   constructor(
@@ -112,16 +142,35 @@ export class PartitionState {
     for (const st of this.states) {
       events += st.events.length;
       sessions += st.written.size;
-      for (const w of st.written.values()) if (w.row.is_final === 0) open++;
+      for (const w of st.written.values()) if (!w.final) open++;
     }
     return { visitors: this.states.size, events, sessions, openSessions: open };
   }
 
-  /** Rows produced since the last call. */
+  /**
+   * Rows produced since the last call: per session id and per event only the newest, which is all the
+   * sink and the ReplacingMergeTree tables keep.
+   */
   drain(): RowSink {
-    const out = this.out;
-    this.out = { sessions: [], events: [] };
-    return out;
+    const sessions: SessionRow[] = [];
+    for (const [id, p] of this.pendingSessions) {
+      const row = p.row ?? this.build(p.st, p.span as Span, p.final, p.version, p.updatedMs);
+      const w = p.st.written.get(id);
+      if (w?.pending === p) {
+        w.pending = null;
+        w.row = row;
+      }
+      sessions.push(row);
+    }
+    this.pendingSessions = new Map();
+    const events: EventRow[] = new Array(this.pendingEvents.length);
+    for (let i = 0; i < this.pendingEvents.length; i++) {
+      const h = this.pendingEvents[i] as HeldEvent;
+      events[i] = eventRow(h.e, h.writtenSession, h.rowVersion);
+      h.rowVersion = 0;
+    }
+    this.pendingEvents = [];
+    return { sessions, events };
   }
 
   process(rec: SourceRecord): void {
@@ -143,7 +192,7 @@ export class PartitionState {
     if (e.ts > this.maxTs) this.maxTs = e.ts;
     if (st.eventIds.has(e.event_id)) c.duplicates++;
     else {
-      this.insert(st, { e, offset, writtenSession: '' });
+      this.insert(st, { e, offset, writtenSession: '', rowVersion: 0 });
       this.dirty.add(st);
     }
     this.fireTimers();
@@ -195,15 +244,24 @@ export class PartitionState {
     this.evicted = this.evicted.filter((s) => s.maxOffset >= offset);
   }
 
+  private visitors(site: string): Map<string, VisitorState> {
+    let m = this.bySite.get(site);
+    if (!m) {
+      m = new Map();
+      this.bySite.set(site, m);
+    }
+    return m;
+  }
+
   private route(e: KafkaEvent): VisitorState | undefined {
-    const key = `${e.site_id}|${e.visitor_id}`;
-    const st = this.byKey.get(key);
-    if (st || e.prev_visitor_id === null) return st;
+    const byVisitor = this.bySite.get(e.site_id);
+    const st = byVisitor?.get(e.visitor_id);
+    if (st || e.prev_visitor_id === null || !byVisitor) return st;
     // Cookieless: today's id continues the state of yesterday's id (a visit across midnight).
-    const prev = this.byKey.get(`${e.site_id}|${e.prev_visitor_id}`);
+    const prev = byVisitor.get(e.prev_visitor_id);
     if (prev) {
-      this.byKey.set(key, prev);
-      prev.keys.push(key);
+      byVisitor.set(e.visitor_id, prev);
+      prev.keys.push(e.visitor_id);
     }
     return prev;
   }
@@ -223,12 +281,13 @@ export class PartitionState {
       scheduledAt: Number.POSITIVE_INFINITY,
       evicted: false,
     };
-    const keys = [`${e.site_id}|${e.visitor_id}`];
+    const byVisitor = this.visitors(e.site_id);
+    const keys = [e.visitor_id];
     // Registering yesterday's id too lets its own late events find this state whatever the arrival order.
-    if (e.prev_visitor_id !== null) keys.push(`${e.site_id}|${e.prev_visitor_id}`);
+    if (e.prev_visitor_id !== null) keys.push(e.prev_visitor_id);
     for (const k of keys) {
-      if (!this.byKey.has(k)) {
-        this.byKey.set(k, st);
+      if (!byVisitor.has(k)) {
+        byVisitor.set(k, st);
         st.keys.push(k);
       }
     }
@@ -242,6 +301,9 @@ export class PartitionState {
     while (i > 0 && compareHeld(ev[i - 1] as HeldEvent, h) > 0) i--;
     if (i === ev.length) ev.push(h);
     else {
+      // The spans are recomputed (indices shift): owed rows are built first from the spans they were
+      // marked with, so a later tombstone of one of these ids carries the content last written.
+      this.materialize(st);
       ev.splice(i, 0, h);
       st.split = null;
     }
@@ -273,7 +335,7 @@ export class PartitionState {
   }
 
   /**
-   * Recomputes a visitor's sessions and writes what differs from what was written: changed sessions,
+   * Recomputes a visitor's sessions and marks what differs from what was written: changed sessions,
    * tombstones for ids that no longer exist (merged or moved start), events whose session changed.
    * Returns the next event-time deadline (a session becoming final, or the state's eviction).
    */
@@ -284,51 +346,96 @@ export class PartitionState {
     st.split ??= emptySplit();
     extendSessions(st.events, st.split, s, s.gapMs + this.config.retentionMs);
     const spans = st.split.spans;
-    const updatedAt = memoDateTime(updatedMs);
+    const events = st.events;
     const alive = full ? new Set<string>() : null;
     let next = st.maxTs + s.gapMs + this.config.retentionMs;
     for (const span of spans) {
-      const lastTs = (st.events[span.end - 1] as HeldEvent).e.ts;
+      const lastH = events[span.end - 1] as HeldEvent;
+      const lastTs = lastH.e.ts;
       const final = wFinal > lastTs + s.gapMs;
       if (!final && lastTs + s.gapMs < next) next = lastTs + s.gapMs;
-      const opening = st.events[span.start] as HeldEvent;
+      const opening = events[span.start] as HeldEvent;
       opening.openId ??= sessionId(opening.e.site_id, opening.e.visitor_id, opening.e.event_id);
       const id = opening.openId;
       alive?.add(id);
-      // Events are only ever added, so first event, last event and count determine a session's members;
-      // with the reason and finality they determine its row: recompute the row only when they change.
-      const last = (st.events[span.end - 1] as HeldEvent).e.event_id;
-      const sig = `${span.reason}|${last}|${span.end - span.start}|${final ? 1 : 0}`;
+      const count = span.end - span.start;
       const prev = st.written.get(id);
-      if (!prev || prev.sig !== sig) {
-        const content: SessionContent = sessionContent(st.events, span, final).content;
-        if (prev && prev.row.is_final === 1 && prev.row.events !== content.events) this.counters.reopened++;
-        const row: SessionRow = { ...content, version, updated_at: updatedAt };
-        this.out.sessions.push(row);
-        st.written.set(id, { sig, row });
-        // Same signature means same members, all already written with this id.
-        for (let i = span.start; i < span.end; i++) {
-          const h = st.events[i] as HeldEvent;
-          if (h.writtenSession !== id) {
-            this.out.events.push(eventRow(h.e, id, version));
-            h.writtenSession = id;
-          }
+      if (
+        prev &&
+        prev.reason === span.reason &&
+        prev.last === lastH &&
+        prev.count === count &&
+        prev.final === final
+      )
+        continue;
+      if (prev?.final && prev.count !== count) this.counters.reopened++;
+      // Members already written with this id: on an in-order append, the first `prev.count` of the span.
+      let from = span.start;
+      if (prev) {
+        if (!full) from += prev.count;
+        prev.reason = span.reason;
+        prev.last = lastH;
+        prev.count = count;
+        prev.final = final;
+      }
+      const p: Pending = { st, span, final, version, updatedMs, row: null };
+      if (prev) prev.pending = p;
+      else st.written.set(id, { reason: span.reason, last: lastH, count, final, row: null, pending: p });
+      this.pendingSessions.set(id, p);
+      for (let i = from; i < span.end; i++) {
+        const h = events[i] as HeldEvent;
+        if (h.writtenSession !== id) {
+          if (h.rowVersion === 0) this.pendingEvents.push(h);
+          h.writtenSession = id;
+          h.rowVersion = version;
         }
       }
     }
     if (alive === null) return next;
     for (const [id, w] of st.written) {
       if (alive.has(id)) continue;
-      this.out.sessions.push({ ...w.row, deleted: 1, version, updated_at: updatedAt });
+      const row = w.row as SessionRow;
+      this.pendingSessions.set(id, {
+        st,
+        span: null,
+        final: w.final,
+        version,
+        updatedMs,
+        row: { ...row, deleted: 1, version, updated_at: dateTime(updatedMs) },
+      });
       st.written.delete(id);
       this.counters.corrections++;
     }
     return next;
   }
 
+  /** Builds the rows this state owes now, before its spans are recomputed. */
+  private materialize(st: VisitorState): void {
+    for (const w of st.written.values()) {
+      const p = w.pending;
+      if (!p || p.row !== null) continue;
+      p.row = this.build(st, p.span as Span, p.final, p.version, p.updatedMs);
+      w.row = p.row;
+    }
+  }
+
+  private build(
+    st: VisitorState,
+    span: Span,
+    final: boolean,
+    version: number,
+    updatedMs: number,
+  ): SessionRow {
+    return sessionRow(st.events, span, final, version, dateTime(updatedMs));
+  }
+
   private evict(st: VisitorState): void {
     st.evicted = true;
-    for (const k of st.keys) if (this.byKey.get(k) === st) this.byKey.delete(k);
+    const byVisitor = this.bySite.get(st.site);
+    if (byVisitor) {
+      for (const k of st.keys) if (byVisitor.get(k) === st) byVisitor.delete(k);
+      if (byVisitor.size === 0) this.bySite.delete(st.site);
+    }
     this.states.delete(st);
     this.evicted.push({ minOffset: st.minOffset, maxOffset: st.maxOffset, maxTsBefore: st.maxTsBefore });
   }

@@ -2,7 +2,7 @@
  * The session rules as pure functions over one visitor's events sorted by event time:
  * where sessions split, why, and what a session row says. No state, no I/O.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { isConversion, type KafkaEvent, PAGEVIEW } from '@stint/collector/contract';
 import type { EventRow, SessionRow, SiteSettings, StartReason } from './types.ts';
 
@@ -14,6 +14,8 @@ export interface HeldEvent {
   offset: number;
   /** The session id last written for this event ('' before the first write). */
   writtenSession: string;
+  /** The version of this event's row owed to the next drain; 0 when none is owed. */
+  rowVersion: number;
   /** Local calendar day in the site's time zone, computed on demand. */
   day?: string;
   /** The id of the session this event opens, computed on demand. */
@@ -27,10 +29,7 @@ export function compareHeld(a: HeldEvent, b: HeldEvent): number {
 
 /** Deterministic session id: a hash of site, visitor and the event that opened the session. */
 export function sessionId(site: string, visitor: string, openingEventId: string): string {
-  return createHash('sha256')
-    .update(`${site}\u001f${visitor}\u001f${openingEventId}`)
-    .digest('hex')
-    .slice(0, 32);
+  return hash('sha256', `${site}\u001f${visitor}\u001f${openingEventId}`, 'hex').slice(0, 32);
 }
 
 const dayFormats = new Map<string, Intl.DateTimeFormat>();
@@ -139,24 +138,35 @@ export function splitSessions(events: readonly HeldEvent[], s: SiteSettings, hor
   return split.spans;
 }
 
-const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => (i < 10 ? `0${i}` : String(i)));
+const pad = (n: number) => TWO_DIGITS[n] ?? String(n);
+let dayNumber = Number.NaN;
+let dayText = '';
 
-/** UTC `YYYY-MM-DD hh:mm:ss` for ClickHouse DateTime columns. */
+/** UTC `YYYY-MM-DD hh:mm:ss` for ClickHouse DateTime columns. Called for every row: the date part is memoized. */
 export function dateTime(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(
-    d.getUTCMinutes(),
-  )}:${pad(d.getUTCSeconds())}`;
+  const sec = Math.floor(ms / 1000);
+  const day = Math.floor(sec / 86_400);
+  if (day !== dayNumber) {
+    const d = new Date(day * 86_400_000);
+    dayText = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} `;
+    dayNumber = day;
+  }
+  let rest = sec - day * 86_400;
+  const h = Math.floor(rest / 3600);
+  rest -= h * 3600;
+  const m = Math.floor(rest / 60);
+  return `${dayText}${pad(h)}:${pad(m)}:${pad(rest - m * 60)}`;
 }
 
-/** A session row without version and updated_at, which the caller adds. */
-export type SessionContent = Omit<SessionRow, 'version' | 'updated_at'>;
-
-export function sessionContent(
+/** The row of the session `span` of a visitor's sorted events, as written at `version`. */
+export function sessionRow(
   events: readonly HeldEvent[],
   span: Span,
   isFinal: boolean,
-): { id: string; content: SessionContent; lastTs: number } {
+  version: number,
+  updatedAt: string,
+): SessionRow {
   const first = (events[span.start] as HeldEvent).e;
   const last = (events[span.end - 1] as HeldEvent).e;
   let pageviews = 0;
@@ -180,46 +190,50 @@ export function sessionContent(
     entry = first.path;
     exit = last.path;
   }
-  const id = sessionId(first.site_id, first.visitor_id, first.event_id);
+  const opening = events[span.start] as HeldEvent;
+  opening.openId ??= sessionId(first.site_id, first.visitor_id, first.event_id);
   return {
-    id,
-    lastTs: last.ts,
-    content: {
-      site_id: first.site_id,
-      session_id: id,
-      visitor_id: first.visitor_id,
-      started_at: dateTime(first.ts),
-      ended_at: dateTime(last.ts),
-      duration_s: Math.floor((last.ts - first.ts) / 1000),
-      pageviews,
-      events: span.end - span.start,
-      engaged_ms: engaged,
-      max_scroll_depth: maxScroll,
-      entry_path: entry,
-      exit_path: exit,
-      is_bounce: pageviews === 1 && !conversion && engaged < ENGAGED_MS ? 1 : 0,
-      is_engaged: engaged >= ENGAGED_MS || pageviews >= 2 || conversion ? 1 : 0,
-      has_conversion: conversion ? 1 : 0,
-      source: first.source,
-      medium: first.medium,
-      channel: first.channel,
-      campaign: first.campaign,
-      referrer_host: first.referrer_host,
-      utm_source: first.utm_source,
-      utm_medium: first.utm_medium,
-      utm_campaign: first.utm_campaign,
-      utm_content: first.utm_content,
-      utm_term: first.utm_term,
-      country: first.country,
-      region: first.region,
-      device: first.device,
-      browser: first.browser,
-      os: first.os,
-      start_reason: span.reason,
-      is_final: isFinal ? 1 : 0,
-      deleted: 0,
-    },
+    site_id: first.site_id,
+    session_id: opening.openId,
+    visitor_id: first.visitor_id,
+    started_at: dateTime(first.ts),
+    ended_at: dateTime(last.ts),
+    duration_s: Math.floor((last.ts - first.ts) / 1000),
+    pageviews,
+    events: span.end - span.start,
+    engaged_ms: engaged,
+    max_scroll_depth: maxScroll,
+    entry_path: entry,
+    exit_path: exit,
+    is_bounce: pageviews === 1 && !conversion && engaged < ENGAGED_MS ? 1 : 0,
+    is_engaged: engaged >= ENGAGED_MS || pageviews >= 2 || conversion ? 1 : 0,
+    has_conversion: conversion ? 1 : 0,
+    source: first.source,
+    medium: first.medium,
+    channel: first.channel,
+    campaign: first.campaign,
+    referrer_host: first.referrer_host,
+    utm_source: first.utm_source,
+    utm_medium: first.utm_medium,
+    utm_campaign: first.utm_campaign,
+    utm_content: first.utm_content,
+    utm_term: first.utm_term,
+    country: first.country,
+    region: first.region,
+    device: first.device,
+    browser: first.browser,
+    os: first.os,
+    start_reason: span.reason,
+    is_final: isFinal ? 1 : 0,
+    deleted: 0,
+    version,
+    updated_at: updatedAt,
   };
+}
+
+function emptyProps(p: Record<string, string>): boolean {
+  for (const _ in p) return false;
+  return true;
 }
 
 export function eventRow(e: KafkaEvent, session: string, version: number): EventRow {
@@ -248,7 +262,7 @@ export function eventRow(e: KafkaEvent, session: string, version: number): Event
     utm_term: e.utm_term,
     engaged_ms: e.engaged_ms,
     scroll_depth: e.scroll_depth,
-    props: JSON.stringify(e.props),
+    props: emptyProps(e.props) ? '{}' : JSON.stringify(e.props),
     country: e.country,
     region: e.region,
     device: e.device,
