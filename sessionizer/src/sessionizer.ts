@@ -250,40 +250,7 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
     if (!isRunning() || isStale()) return;
     for (const r of records) p.state.process(r);
     // Rows are built once per batch: the newest per session id and per event.
-    const dd = p.state.drain();
-    const DBG = process.env.STINT_DEBUG_VISITOR;
-    if (DBG)
-      log.info(
-        {
-          dbg: 'batch',
-          partition: batch.partition,
-          first,
-          last: batch.lastOffset(),
-          hw: batch.highWatermark,
-          n: records.length,
-          gen: generation,
-          wm: p.state.watermark,
-        },
-        'DBG',
-      );
-    if (DBG)
-      for (const s of dd.sessions)
-        if (s.visitor_id === DBG)
-          log.info(
-            {
-              dbg: 'row',
-              partition: batch.partition,
-              sid: s.session_id,
-              st: s.started_at,
-              n: s.events,
-              reason: s.start_reason,
-              fin: s.is_final,
-              del: s.deleted,
-              v: s.version,
-            },
-            'DBG',
-          );
-    sink.add(dd);
+    sink.add(p.state.drain());
     const last = Number(batch.lastOffset());
     resolveOffset(batch.lastOffset());
     addCounters(metrics, p.state.counters, p.seen);
@@ -302,27 +269,7 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
     for (const p of partitions.values()) {
       if (p.caughtUp && t - p.lastMessageAt >= idleMs) {
         p.state.tick(t);
-        const d = p.state.drain();
-        const DBG = process.env.STINT_DEBUG_VISITOR;
-        if (DBG)
-          log.info({ dbg: 'tick', n: d.sessions.length, next: p.state.nextOffset, gen: generation }, 'DBG');
-        if (DBG)
-          for (const s of d.sessions)
-            if (s.visitor_id === DBG)
-              log.info(
-                {
-                  dbg: 'tickrow',
-                  sid: s.session_id,
-                  st: s.started_at,
-                  n: s.events,
-                  reason: s.start_reason,
-                  fin: s.is_final,
-                  del: s.deleted,
-                  v: s.version,
-                },
-                'DBG',
-              );
-        sink.add(d);
+        sink.add(p.state.drain());
       }
     }
     updateGauges();
