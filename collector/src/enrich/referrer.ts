@@ -112,15 +112,20 @@ function lookupHost(host: string): [string, Kind] | undefined {
 }
 
 /** Lower-case host without a leading `www.`; '' when the string is not a URL with a host. */
-export function normalizeHost(value: string): string {
-  try {
-    const u = new URL(value);
-    // android-app://com.google.android.gm/ is how the Gmail app refers.
-    const host = u.hostname.toLowerCase();
-    return host.startsWith('www.') ? host.slice(4) : host;
-  } catch {
-    return '';
-  }
+export function normalizeHost(value: string | URL): string {
+  let u: URL;
+  if (typeof value === 'string') {
+    // Most events have no referrer: no parse, and no exception to build for it.
+    if (value === '') return '';
+    try {
+      u = new URL(value);
+    } catch {
+      return '';
+    }
+  } else u = value;
+  // android-app://com.google.android.gm/ is how the Gmail app refers.
+  const host = u.hostname.toLowerCase();
+  return host.startsWith('www.') ? host.slice(4) : host;
 }
 
 function param(params: URLSearchParams | undefined, name: string, max = 256): string {
@@ -128,18 +133,23 @@ function param(params: URLSearchParams | undefined, name: string, max = 256): st
 }
 
 /**
- * @param pageUrl the URL of the page the event was sent from (carries the UTM tags)
+ * @param pageUrl the URL of the page the event was sent from (carries the UTM tags); pass the parsed
+ *   URL when the caller has it (parsing is the most expensive part of classifying)
  * @param referrer document.referrer as sent by the browser ('' when none)
  */
-export function classifySource(pageUrl: string, referrer: string): TrafficSource {
+export function classifySource(pageUrl: string | URL, referrer: string): TrafficSource {
   let params: URLSearchParams | undefined;
   let pageHost = '';
+  let u: URL | undefined;
   try {
-    const u = new URL(pageUrl);
-    params = u.searchParams;
-    pageHost = normalizeHost(pageUrl);
+    u = typeof pageUrl === 'string' ? new URL(pageUrl) : pageUrl;
   } catch {
-    params = undefined;
+    u = undefined;
+  }
+  if (u !== undefined) {
+    // A URL without a query has nothing to look up; skip building its URLSearchParams.
+    params = u.search === '' ? undefined : u.searchParams;
+    pageHost = normalizeHost(u);
   }
   const utm = {
     utm_source: param(params, 'utm_source'),
