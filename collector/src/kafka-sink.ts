@@ -75,22 +75,60 @@ interface Entry {
   reject: (err: Error) => void;
 }
 
-/** FNV-1a: cheap, stable, good enough to spread keys over lanes. */
-function laneOf(m: SinkMessage, lanes: number): number {
-  if (lanes === 1) return 0;
-  const text = m.partition === undefined ? m.key : `#${m.partition}`;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % lanes;
+/**
+ * Kafka's default partitioner for a key: murmur2 of its UTF-8 bytes, as the Java client and kafkajs'
+ * DefaultPartitioner compute it (kafkajs does it with 64-bit Long objects, a measurable share of its
+ * CPU; only the low 32 bits matter, so Math.imul gives the same result). Keys are ASCII (site and
+ * visitor id are restricted to it), read straight from the string; anything else goes through a Buffer.
+ */
+export function murmur2(key: string): number {
+  const M = 0x5bd1e995;
+  let ascii = true;
+  for (let i = 0; i < key.length; i++) {
+    if (key.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  const data = ascii ? null : Buffer.from(key, 'utf8');
+  const at = data === null ? (i: number) => key.charCodeAt(i) : (i: number) => data[i] as number;
+  const length = data === null ? key.length : data.length;
+  let h = (0x9747b28c ^ length) | 0;
+  const length4 = length >>> 2;
+  for (let i = 0; i < length4; i++) {
+    const i4 = i * 4;
+    let k = at(i4) | (at(i4 + 1) << 8) | (at(i4 + 2) << 16) | (at(i4 + 3) << 24);
+    k = Math.imul(k, M);
+    k ^= k >>> 24;
+    k = Math.imul(k, M);
+    h = Math.imul(h, M) ^ k;
+  }
+  const tail = length & ~3;
+  const rest = length & 3;
+  if (rest === 3) h ^= at(tail + 2) << 16;
+  if (rest >= 2) h ^= at(tail + 1) << 8;
+  if (rest >= 1) {
+    h ^= at(tail);
+    h = Math.imul(h, M);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, M);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
+/** The partition Kafka's default partitioner picks for a key. */
+export function partitionForKey(key: string, partitions: number): number {
+  return (murmur2(key) & 0x7fffffff) % partitions;
 }
 
 export function createKafkaSink(options: KafkaSinkOptions): EventSink {
   const maxBuffer = options.maxBufferEvents ?? 20_000;
-  const maxBatch = options.maxBatchEvents ?? 2_000;
+  const maxBatch = options.maxBatchEvents ?? 1_000;
   const maxBatchBytes = options.maxBatchBytes ?? 768 * 1024;
-  const lingerMs = options.lingerMs ?? 2;
+  const lingerMs = options.lingerMs ?? 0;
   const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
-  const laneCount = Math.max(1, options.lanes ?? 4);
+  const laneCount = Math.max(1, options.lanes ?? 6);
   const { kafka, topic, observer } = options;
 
   let partitionCount = 0;
@@ -115,7 +153,14 @@ export function createKafkaSink(options: KafkaSinkOptions): EventSink {
     queuedEvents = 0;
     queuedBytes = 0;
     sending: Promise<void> | null = null;
-    timer: NodeJS.Timeout | null = null;
+    timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+
+    clearTimer(): void {
+      if (this.timer === null) return;
+      if (lingerMs > 0) clearTimeout(this.timer as NodeJS.Timeout);
+      else clearImmediate(this.timer as NodeJS.Immediate);
+      this.timer = null;
+    }
 
     async connect(): Promise<Producer> {
       if (this.producer !== null) return this.producer;
@@ -174,15 +219,17 @@ export function createKafkaSink(options: KafkaSinkOptions): EventSink {
     schedule(): void {
       if (this.sending !== null) return; // the running loop takes the queue when its send returns
       if (this.queuedEvents >= maxBatch || this.queuedBytes >= maxBatchBytes) {
-        if (this.timer !== null) clearTimeout(this.timer);
-        this.timer = null;
+        this.clearTimer();
         this.sending = this.loop();
         return;
       }
-      this.timer ??= setTimeout(() => {
+      if (this.timer !== null) return;
+      const fire = () => {
         this.timer = null;
         if (this.sending === null) this.sending = this.loop();
-      }, lingerMs);
+      };
+      // Linger 0: everything that arrived in this turn of the event loop goes in one send.
+      this.timer = lingerMs > 0 ? setTimeout(fire, lingerMs) : setImmediate(fire);
     }
 
     async loop(): Promise<void> {
@@ -281,7 +328,12 @@ export function createKafkaSink(options: KafkaSinkOptions): EventSink {
       depth += messages.length;
       const byLane = new Map<Lane, SinkMessage[]>();
       for (const m of messages) {
-        const lane = lanes[laneOf(m, laneCount)] as Lane;
+        // The partition is fixed here (Kafka's default partitioner, on the count known at start), so
+        // kafkajs does not hash again, and a partition always goes through the same lane: its
+        // messages leave in the order they were published, one send in flight at a time.
+        if (m.partition === undefined && partitionCount > 0)
+          m.partition = partitionForKey(m.key, partitionCount);
+        const lane = lanes[m.partition === undefined ? 0 : m.partition % laneCount] as Lane;
         const list = byLane.get(lane);
         if (list) list.push(m);
         else byLane.set(lane, [m]);
@@ -309,10 +361,7 @@ export function createKafkaSink(options: KafkaSinkOptions): EventSink {
       closing = true;
       await Promise.all(
         lanes.map(async (l) => {
-          if (l.timer !== null) {
-            clearTimeout(l.timer);
-            l.timer = null;
-          }
+          l.clearTimer();
           while (l.queue.length > 0 || l.sending !== null) {
             if (l.sending === null) l.sending = l.loop();
             await l.sending;

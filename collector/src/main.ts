@@ -40,8 +40,11 @@ export const CollectorEnvSchema = z.object({
   COLLECTOR_TRUST_PROXY: z.string().default('false'),
   COLLECTOR_MAX_EVENT_AGE_DAYS: z.coerce.number().int().positive().default(730),
   COLLECTOR_BUFFER_EVENTS: z.coerce.number().int().positive().default(20_000),
-  COLLECTOR_BATCH_EVENTS: z.coerce.number().int().positive().default(2_000),
-  COLLECTOR_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(2),
+  COLLECTOR_BATCH_EVENTS: z.coerce.number().int().positive().default(1_000),
+  /** 0: a send leaves in the next turn of the event loop; under load batches grow while a send is in flight. */
+  COLLECTOR_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(0),
+  /** Parallel producers; partition p goes through lane p % lanes (best: a divisor of the partition count). */
+  COLLECTOR_KAFKA_LANES: z.coerce.number().int().min(1).max(64).default(6),
   COLLECTOR_FILTER_BOTS: flag.default(true),
   COLLECTOR_GEOIP: flag.default(true),
   SHUTDOWN_TIMEOUT_MS: envFields.shutdownTimeoutMs,
@@ -76,6 +79,7 @@ await runService(
       maxBufferEvents: env.COLLECTOR_BUFFER_EVENTS,
       maxBatchEvents: env.COLLECTOR_BATCH_EVENTS,
       lingerMs: env.COLLECTOR_LINGER_MS,
+      lanes: env.COLLECTOR_KAFKA_LANES,
       observer: {
         sent: (seconds, events, ok) => {
           metrics?.kafkaSend.observe({ outcome: ok ? 'ok' : 'error' }, seconds);
