@@ -21,6 +21,10 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     /** Concurrent clients of the single-event runs (a site's visitors are many independent clients). */
     connections: { type: 'string', default: '50' },
+    /** Another collector's main.ts (an older checkout), to compare before/after in the same minute. */
+    collector: { type: 'string' },
+    /** Result file name under bench/results/. */
+    name: { type: 'string', default: 'collector' },
   },
 });
 const seconds = Number(values.seconds);
@@ -41,11 +45,15 @@ async function freePort(): Promise<number> {
 interface Run {
   /** 2xx answers per second: only acknowledged requests count. */
   rps: number;
+  /** 2xx answers in all. */
+  ok: number;
   p50: number;
   p99: number;
   non2xx: number;
   errors: number;
   statusCodes: Record<string, number>;
+  /** CPU time of the collector process per acknowledged event (µs): what load on the machine hardly changes. */
+  cpuUsPerEvent?: number;
 }
 
 async function load(opts: autocannon.Options): Promise<Run> {
@@ -54,12 +62,28 @@ async function load(opts: autocannon.Options): Promise<Run> {
   for (const [code, s] of Object.entries(r.statusCodeStats ?? {})) statusCodes[code] = s.count ?? 0;
   return {
     rps: r['2xx'] / r.duration,
+    ok: r['2xx'],
     p50: r.latency.p50,
     p99: r.latency.p99,
     non2xx: r.non2xx,
     errors: r.errors,
     statusCodes,
   };
+}
+
+/** CPU seconds the collector process has used so far (its own Prometheus metric). */
+async function collectorCpuSeconds(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^stint_collector_process_cpu_seconds_total (\S+)/m.exec(text)?.[1] ?? Number.NaN);
+}
+
+/** A load run against the collector, with the collector's CPU per acknowledged event. */
+async function loadCollector(base: string, events: number, opts: autocannon.Options): Promise<Run> {
+  const before = await collectorCpuSeconds(base);
+  const run = await load(opts);
+  const cpu = (await collectorCpuSeconds(base)) - before;
+  const acknowledged = run.ok * events;
+  return { ...run, cpuUsPerEvent: round((cpu * 1e6) / Math.max(1, acknowledged), 1) };
 }
 
 /** One request before a run: a non-2xx answer is printed, so a broken run says why. */
@@ -94,7 +118,7 @@ await ensureTopic(kafka, topic, 6);
 const port = await freePort();
 const collector: ChildProcess = spawn(
   `${REPO_ROOT}/node_modules/.bin/tsx`,
-  [`${REPO_ROOT}/collector/src/main.ts`],
+  [values.collector ?? `${REPO_ROOT}/collector/src/main.ts`],
   {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
@@ -160,7 +184,7 @@ const helloRun = await load({
   connections,
 });
 say(`collector, single events (POST /api/event, text/plain), ${connections} connections…`);
-const singleRun = await load({
+const singleRun = await loadCollector(base, 1, {
   url: `${base}/api/event`,
   method: 'POST',
   headers: singleHeaders,
@@ -168,7 +192,7 @@ const singleRun = await load({
   connections,
 });
 say('collector, batches of 500 (POST /api/events)…');
-const batchRun = await load({
+const batchRun = await loadCollector(base, BATCH, {
   url: `${base}/api/events`,
   method: 'POST',
   headers: batchHeaders,
@@ -176,7 +200,7 @@ const batchRun = await load({
   connections: 8,
 });
 say('collector, single events at a fixed 10,000/s…');
-const fixedRun = await load({
+const fixedRun = await loadCollector(base, 1, {
   url: `${base}/api/event`,
   method: 'POST',
   headers: singleHeaders,
@@ -239,12 +263,23 @@ const figures: Figure[] = [
     unit: 'events/s',
     target: '≥ 100000',
   },
+  {
+    name: 'collector CPU per single event',
+    value: singleRun.cpuUsPerEvent ?? Number.NaN,
+    unit: 'µs',
+  },
+  {
+    name: 'collector CPU per batched event',
+    value: batchRun.cpuUsPerEvent ?? Number.NaN,
+    unit: 'µs',
+  },
   { name: 'batch p99 latency', value: batchRun.p99, unit: 'ms' },
   { name: 'p50 latency at 10,000 events/s', value: fixedRun.p50, unit: 'ms' },
   { name: 'p99 latency at 10,000 events/s', value: fixedRun.p99, unit: 'ms', target: '< 20' },
   { name: 'achieved rate in the 10,000/s run', value: Math.round(fixedRun.rps), unit: 'events/s' },
 ];
-writeResult('collector', figures, {
+writeResult(values.name, figures, {
+  collector: values.collector ?? 'collector/src/main.ts',
   seconds,
   connections,
   loadavg: { before: load0, after: load1 },
