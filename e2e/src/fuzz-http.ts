@@ -44,17 +44,19 @@ export function createFuzzClient(baseUrl: string, options: { sockets?: number; t
    * request that itself makes the server drop the connection fails twice and stays a failure;
    * `retried` marks the answer so the counts show how often this happened.
    */
+  const retriedFailures: string[] = [];
   async function send(req: FuzzRequest): Promise<FuzzResponse> {
     const first = await sendOnce(req);
-    if (req.raw || first.status !== 0 || first.failure !== 'ECONNRESET') return first;
+    if (req.raw || first.status !== 0 || !first.failure?.startsWith('ECONNRESET')) return first;
+    retriedFailures.push(first.failure);
     return { ...(await sendOnce(req)), retried: true };
   }
 
   function sendOnce(req: FuzzRequest): Promise<FuzzResponse> {
     if (req.raw) return rawRequest(hostname, Number(port), req.raw, timeoutMs);
-    // A server may answer an oversized body early and close while the client still writes: read the
-    // answer from the socket instead of losing it to EPIPE.
-    if (req.body !== undefined && Buffer.byteLength(req.body) > 32 * 1024) {
+    // A server may answer an oversized body (above the collector's 64 KiB) early and close while the
+    // client still writes: read the answer from the socket instead of losing it to EPIPE.
+    if (req.body !== undefined && Buffer.byteLength(req.body) > 64 * 1024) {
       const { head, body } = toRaw(req, `${hostname}:${port}`);
       return rawRequest(hostname, Number(port), head, timeoutMs, body);
     }
@@ -105,15 +107,20 @@ export function createFuzzClient(baseUrl: string, options: { sockets?: number; t
           done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('latin1') }),
         );
       });
+      // A reused socket (the agent hands a freed socket to a queued request) is named in the failure.
       r.on('error', (err: NodeJS.ErrnoException) =>
-        done({ status: 0, failure: err.code ?? err.message, body: '' }),
+        done({
+          status: 0,
+          failure: `${err.code ?? err.message}${r.reusedSocket ? ' (reused socket)' : ''}`,
+          body: '',
+        }),
       );
       if (body) r.write(body);
       r.end();
     });
   }
 
-  return { send, close: () => agent.destroy() };
+  return { send, retriedFailures, close: () => agent.destroy() };
 }
 
 /** The bytes of a request as node:http would write them (latin1 path and headers). */
@@ -129,7 +136,7 @@ export function toRaw(req: FuzzRequest, host: string): { head: Buffer; body: Buf
 
 /**
  * One request on its own connection, bytes as given; reads until the server closes or answers.
- * `body`, when given, follows the head only if the server has not answered within 100 ms: a server
+ * `body`, when given, follows the head only if the server has not answered within a second: a server
  * that refuses a body by its Content-Length answers at once and closes, and a client still writing
  * would get a reset that discards the answer (as `Expect: 100-continue` avoids in real clients).
  */
@@ -165,7 +172,7 @@ export function rawRequest(
       if (body && body.length > 0) {
         setTimeout(() => {
           if (chunks.length === 0 && !settled) socket.write(body, () => {});
-        }, 100).unref();
+        }, 1000).unref();
       }
     });
     socket.on('data', (c: Buffer) => {

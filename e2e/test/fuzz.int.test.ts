@@ -178,6 +178,9 @@ async function runAll(cases: FuzzCase[]): Promise<FuzzOutcome[]> {
   };
   try {
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const hangups = [...clients.collector.retriedFailures, ...clients.api.retriedFailures];
+    if (hangups.length)
+      process.stdout.write(`fuzz: first attempts closed without an answer: ${hangups.join(', ')}\n`);
   } finally {
     clients.collector.close();
     clients.api.close();
