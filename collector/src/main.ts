@@ -44,7 +44,7 @@ export const CollectorEnvSchema = z.object({
   /** 0: a send leaves in the next turn of the event loop; under load batches grow while a send is in flight. */
   COLLECTOR_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(0),
   /** Parallel producers; partition p goes through lane p % lanes (best: a divisor of the partition count). */
-  COLLECTOR_KAFKA_LANES: z.coerce.number().int().min(1).max(64).default(6),
+  COLLECTOR_KAFKA_LANES: z.coerce.number().int().min(1).max(64).default(3),
   COLLECTOR_FILTER_BOTS: flag.default(true),
   COLLECTOR_GEOIP: flag.default(true),
   SHUTDOWN_TIMEOUT_MS: envFields.shutdownTimeoutMs,
