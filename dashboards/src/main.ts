@@ -1,14 +1,20 @@
 /**
  * The built-in dashboard. The page's layout is static HTML (painted before this script runs); this
- * script asks for a token, loads the reports for the view in the URL hash, and renders them. Reports
- * render as they arrive; a newer load abandons an older one.
+ * script finds the sign-in session (`GET /auth/me`) or asks the user to sign in (or, as a second option,
+ * for an API token), loads the reports for the view in the URL hash, and renders them. Reports render as
+ * they arrive; a newer load abandons an older one.
  */
 import 'uplot/dist/uPlot.min.css';
 import './app.css';
 import {
+  type Account,
   ApiError,
   AuthError,
   type BreakdownRow,
+  fetchAccount,
+  login,
+  loginMessage,
+  logout,
   type Metrics,
   type Query,
   type RealtimeReport,
@@ -92,49 +98,166 @@ const FILTER_LABELS: Record<FilterKey, string> = {
 
 let state: ViewState = parseHash(location.hash);
 let api: StintApi | null = null;
+/** The signed-in account (with its CSRF token: memory only), or null in token mode / signed out. */
+let account: Account | null = null;
 /** The server's today in the site's zone, learned from the realtime report. */
 let today: { site: string; date: string } | null = null;
 const activeTab = new Map<string, string>(BREAKDOWN_PANELS.map((p) => [p.id, p.tabs[0]?.by ?? '']));
 let generation = 0;
 let inflight: AbortController | null = null;
 let realtimeTimer: ReturnType<typeof setInterval> | null = null;
+/** One `GET /auth/me` shared by every report that got a 401 at about the same time. */
+let recheckInflight: Promise<boolean> | null = null;
 
-// ------------------------------------------------------------------ token and site
+// ------------------------------------------------------------------ sign-in, token and site
 
-function showLogin(message = ''): void {
+type LoginView = 'account' | 'token';
+
+function showLogin(message = '', view: LoginView = 'account'): void {
   const dialog = byId<HTMLDialogElement>('login');
-  byId('login-error').textContent = message;
-  byId<HTMLInputElement>('login-site').value = state.site;
+  byId<HTMLFormElement>('login-form').hidden = view !== 'account';
+  byId<HTMLFormElement>('token-form').hidden = view !== 'token';
+  byId('login-error').textContent = view === 'account' ? message : '';
+  byId('token-error').textContent = view === 'token' ? message : '';
   if (!dialog.open) dialog.showModal();
-  (state.site ? byId<HTMLInputElement>('login-token') : byId<HTMLInputElement>('login-site')).focus();
+  if (view === 'account') {
+    const email = byId<HTMLInputElement>('login-email');
+    (email.value ? byId<HTMLInputElement>('login-password') : email).focus();
+  } else {
+    byId<HTMLInputElement>('token-site').value = state.site;
+    (state.site ? byId<HTMLInputElement>('token-token') : byId<HTMLInputElement>('token-site')).focus();
+  }
 }
 
-function signOut(message = ''): void {
+/** Forgets every credential held by the page and shows the sign-in form. */
+function signedOut(message = '', view: LoginView = 'account'): void {
   sessionStorage.removeItem(TOKEN_KEY);
   api = null;
+  account = null;
+  generation++;
+  inflight?.abort();
   stopRealtime();
-  showLogin(message);
+  document.body.classList.remove('loading');
+  clearPanels();
+  syncAccount();
+  showLogin(message, view);
 }
 
-function onLogin(e: Event): void {
+/** The session is still valid? (After a 401 from a report: one `GET /auth/me`.) */
+function recheckSession(): Promise<boolean> {
+  recheckInflight ??= fetchAccount()
+    .then((a) => {
+      if (a) useAccount(a);
+      return a !== null;
+    })
+    .catch(() => false)
+    .finally(() => {
+      recheckInflight = null;
+    });
+  return recheckInflight;
+}
+
+function useAccount(a: Account): void {
+  account = a;
+  if (api?.credentials.kind !== 'session') api = new StintApi({ kind: 'session', recheck: recheckSession });
+  syncAccount();
+}
+
+/** Opens the dashboard for a freshly signed-in (or found) account. */
+function openAccount(a: Account): void {
+  sessionStorage.removeItem(TOKEN_KEY);
+  useAccount(a);
+  const dialog = byId<HTMLDialogElement>('login');
+  if (dialog.open) dialog.close();
+  const site = state.site || a.sites[0]?.site || '';
+  if (!site) {
+    byId('status').textContent = a.admin
+      ? 'No site is registered yet: add one with stint sites add <site>.'
+      : 'Your account has no site yet: ask an admin to grant you one (stint users grant).';
+  }
+  setState({ ...state, site }, true);
+}
+
+async function onLogin(e: Event): Promise<void> {
   e.preventDefault();
-  const token = byId<HTMLInputElement>('login-token').value.trim();
-  const site = byId<HTMLInputElement>('login-site').value.trim().toLowerCase();
+  const email = byId<HTMLInputElement>('login-email').value.trim();
+  const password = byId<HTMLInputElement>('login-password');
+  const error = byId('login-error');
+  if (!email || !password.value) {
+    error.textContent = 'Enter your e-mail and password.';
+    return;
+  }
+  const button = byId<HTMLFormElement>('login-form').querySelector<HTMLButtonElement>('button[type=submit]');
+  if (button) button.disabled = true;
+  error.textContent = '';
+  try {
+    const r = await login(email, password.value);
+    if (!r.ok) {
+      error.textContent = loginMessage(r);
+      password.select();
+      return;
+    }
+    password.value = '';
+    openAccount(r.account);
+  } catch (err) {
+    error.textContent = `Sign-in failed: ${err instanceof Error ? err.message : String(err)}`;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+function onTokenLogin(e: Event): void {
+  e.preventDefault();
+  const token = byId<HTMLInputElement>('token-token').value.trim();
+  const site = byId<HTMLInputElement>('token-site').value.trim().toLowerCase();
   if (!token || !site) {
-    byId('login-error').textContent = 'Enter a read token and a site.';
+    byId('token-error').textContent = 'Enter a read token and a site.';
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, token);
-  byId<HTMLInputElement>('login-token').value = '';
+  byId<HTMLInputElement>('token-token').value = '';
   byId<HTMLDialogElement>('login').close();
-  api = new StintApi(token);
-  setState({ ...state, site });
+  account = null;
+  api = new StintApi({ kind: 'token', token });
+  syncAccount();
+  setState({ ...state, site }, true);
+}
+
+async function onSignOut(): Promise<void> {
+  if (api?.credentials.kind !== 'session' || !account) {
+    signedOut('', api?.credentials.kind === 'token' ? 'token' : 'account');
+    return;
+  }
+  try {
+    let status = await logout(account.csrf_token);
+    // The session may have been rotated since (a new CSRF token): learn it and try once more.
+    if (status === 403 && (await recheckSession()) && account) status = await logout(account.csrf_token);
+    if (status === 204 || status === 401) signedOut();
+    else byId('status').textContent = `Sign-out failed (${status}).`;
+  } catch (err) {
+    byId('status').textContent = `Sign-out failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/** The account's name and its sites in the site picker: a list for viewers, free typing for admins. */
+function syncAccount(): void {
+  byId('account').textContent = account ? account.email : api ? 'API token' : '';
+  const pick = account !== null && !account.admin;
+  byId<HTMLInputElement>('site').hidden = pick;
+  byId<HTMLSelectElement>('site-select').hidden = !pick;
+  const sites = account?.sites.map((s) => s.site) ?? [];
+  byId('site-list').replaceChildren(...sites.map((site) => h('option', { value: site })));
+  byId<HTMLSelectElement>('site-select').replaceChildren(
+    ...sites.map((site) => h('option', { value: site }, site)),
+  );
+  syncControls();
 }
 
 // ------------------------------------------------------------------ state
 
-function setState(next: ViewState): void {
-  if (next.site !== state.site) today = null;
+/** A new view; `force` reloads even an unchanged one (after a sign-in). */
+function setState(next: ViewState, force = false): void {
+  if (next.site !== state.site || force) today = null;
   state = next;
   const hash = toHash(state);
   if (location.hash !== hash) history.replaceState(null, '', hash);
@@ -144,6 +267,9 @@ function setState(next: ViewState): void {
 
 function syncControls(): void {
   byId<HTMLInputElement>('site').value = state.site;
+  const select = byId<HTMLSelectElement>('site-select');
+  select.value = state.site;
+  if (select.value !== state.site) select.selectedIndex = -1;
   for (const b of document.querySelectorAll<HTMLButtonElement>('[data-preset]')) {
     b.classList.toggle('active', b.dataset.preset === state.preset);
   }
@@ -201,7 +327,7 @@ async function load(): Promise<void> {
   try {
     // Realtime first: it tells the server's "now" and the site's zone, which anchor the presets.
     if (!today || today.site !== site) {
-      const rt = await client.realtime(site, { filters: state.filters }, ctl.signal);
+      const rt = await client.realtime(site, { filters: state.filters }, { signal: ctl.signal });
       if (gen !== generation) return;
       today = { site, date: localDate(Date.parse(rt.data.now), rt.timezone) };
       renderRealtime(rt);
@@ -218,13 +344,15 @@ async function load(): Promise<void> {
         if (gen === generation) render(v);
       });
     await Promise.all([
-      guard(client.summary(site, q, ctl.signal), (r) => renderStats(r.data, r.previous?.data)),
-      guard(client.timeseries(site, { ...q, interval }, ctl.signal), (r) =>
+      guard(client.summary(site, q, { signal: ctl.signal }), (r) => renderStats(r.data, r.previous?.data)),
+      guard(client.timeseries(site, { ...q, interval }, { signal: ctl.signal }), (r) =>
         renderTimeseries(r.data.interval, r.data.points, r.previous?.data.points),
       ),
       ...BREAKDOWN_PANELS.map((p) => loadBreakdown(p.id, gen, ctl.signal)),
-      guard(client.duration(site, { ...q, compare: false }, ctl.signal), (r) => renderDuration(r.data)),
-      guard(client.frequency(site, { ...q, interval, compare: false }, ctl.signal), (r) =>
+      guard(client.duration(site, { ...q, compare: false }, { signal: ctl.signal }), (r) =>
+        renderDuration(r.data),
+      ),
+      guard(client.frequency(site, { ...q, interval, compare: false }, { signal: ctl.signal }), (r) =>
         renderFrequency(r.data),
       ),
     ]);
@@ -239,21 +367,53 @@ async function load(): Promise<void> {
 function fail(err: unknown): void {
   if (err instanceof DOMException && err.name === 'AbortError') return;
   if (err instanceof AuthError) {
-    signOut('The api refused this token. Enter a valid read token.');
+    if (api?.credentials.kind === 'token')
+      signedOut('The api refused this token. Enter a valid read token.', 'token');
+    else signedOut('Your session has ended. Sign in again.');
     return;
   }
   if (err instanceof ApiError && (err.status === 403 || err.status === 404)) {
     stopRealtime();
-    showLogin(err.status === 403 ? `This token may not read ${state.site}.` : `Unknown site ${state.site}.`);
+    if (api?.credentials.kind === 'token') {
+      showLogin(
+        err.status === 403 ? `This token may not read ${state.site}.` : `Unknown site ${state.site}.`,
+        'token',
+      );
+      return;
+    }
+    // Signed in: the account stays; the user picks another site.
+    clearPanels();
+    byId('status').textContent =
+      err.status === 403 ? `Your account may not read ${state.site}.` : `Unknown site ${state.site}.`;
     return;
   }
   byId('status').textContent = err instanceof Error ? err.message : String(err);
 }
 
+/** Empties every panel, so that no site's numbers stay on screen under another site's name. */
+function clearPanels(): void {
+  byId('stats').replaceChildren(
+    ...STATS.slice(0, 6).map(() => h('div', { class: 'panel stat placeholder' })),
+  );
+  for (const id of ['rt-visitors', 'rt-sessions', 'rt-pageviews']) byId(id).textContent = '–';
+  for (const id of ['rt-pages', 'rt-updated', 'range-label', 'duration-summary', 'dsp-summary']) {
+    byId(id).replaceChildren();
+  }
+  for (const id of ['timeseries', 'duration-chart', 'spv-chart', 'dsp-chart', 'nvr-chart']) {
+    byId(id).replaceChildren();
+  }
+  for (const id of ['duration-values', 'spv-values', 'dsp-values']) byId(id).replaceChildren();
+  for (const p of BREAKDOWN_PANELS) byId(p.id).querySelector('tbody')?.replaceChildren();
+}
+
 async function loadBreakdown(panelId: string, gen: number, signal: AbortSignal): Promise<void> {
   if (!api) return;
   const by = activeTab.get(panelId) ?? '';
-  const r = await api.breakdown(state.site, { ...rangeQuery().query, compare: false, by, limit: 10 }, signal);
+  const r = await api.breakdown(
+    state.site,
+    { ...rangeQuery().query, compare: false, by, limit: 10 },
+    { signal },
+  );
   if (gen === generation && activeTab.get(panelId) === by) renderBreakdown(panelId, by, r.data.rows);
 }
 
@@ -263,7 +423,7 @@ async function refreshRealtime(): Promise<void> {
   if (!api || !state.site) return;
   try {
     const site = state.site;
-    const rt = await api.realtime(site, { filters: state.filters });
+    const rt = await api.realtime(site, { filters: state.filters }, { background: true });
     if (site === state.site) renderRealtime(rt);
   } catch (err) {
     fail(err);
@@ -490,10 +650,21 @@ function buildBreakdownTabs(): void {
 }
 
 function wire(): void {
-  byId<HTMLFormElement>('login-form').addEventListener('submit', onLogin);
+  byId<HTMLFormElement>('login-form').addEventListener('submit', (e) => void onLogin(e));
+  byId<HTMLFormElement>('token-form').addEventListener('submit', onTokenLogin);
+  byId('use-token').addEventListener('click', () => showLogin('', 'token'));
+  byId('use-account').addEventListener('click', () => showLogin('', 'account'));
+  // Without credentials there is nothing to show behind the dialog: Escape does not close it.
+  byId('login').addEventListener('cancel', (e) => {
+    if (!api) e.preventDefault();
+  });
   byId<HTMLFormElement>('site-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const site = byId<HTMLInputElement>('site').value.trim().toLowerCase();
+    if (site) setState({ ...state, site });
+  });
+  byId<HTMLSelectElement>('site-select').addEventListener('change', (e) => {
+    const site = (e.target as HTMLSelectElement).value;
     if (site) setState({ ...state, site });
   });
   for (const b of document.querySelectorAll<HTMLButtonElement>('[data-preset]')) {
@@ -515,7 +686,7 @@ function wire(): void {
     setState({ ...state, compare: (e.target as HTMLInputElement).checked }),
   );
   byId('refresh').addEventListener('click', () => void load());
-  byId('sign-out').addEventListener('click', () => signOut());
+  byId('sign-out').addEventListener('click', () => void onSignOut());
   window.addEventListener('hashchange', () => {
     const next = parseHash(location.hash);
     if (toHash(next) !== toHash(state)) setState(next);
@@ -523,16 +694,28 @@ function wire(): void {
   buildBreakdownTabs();
 }
 
-function start(): void {
+/**
+ * A token chosen in this tab wins (kept in sessionStorage); otherwise the sign-in session, if any.
+ */
+async function start(): Promise<void> {
   wire();
   syncControls();
   const token = sessionStorage.getItem(TOKEN_KEY);
-  if (!token || !state.site) {
-    showLogin();
+  if (token && state.site) {
+    api = new StintApi({ kind: 'token', token });
+    syncAccount();
+    void load();
     return;
   }
-  api = new StintApi(token);
-  void load();
+  try {
+    const a = await fetchAccount();
+    if (a) openAccount(a);
+    else showLogin();
+  } catch (err) {
+    // No sign-in on this server (api built without accounts) or it is unreachable: tokens still work.
+    const why = err instanceof Error ? err.message : String(err);
+    showLogin(`Sign-in is not available (${why}); use an API token.`, 'token');
+  }
 }
 
-start();
+void start();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { queryString } from '../src/api.ts';
+import { loginMessage, queryString, retryAfterSeconds } from '../src/api.ts';
 import { formatChange, formatDuration, formatValue } from '../src/format.ts';
 import { addDays, intervalFor, localDate, resolvePreset } from '../src/ranges.ts';
 import {
@@ -109,5 +109,28 @@ describe('api query strings', () => {
         filters: { source: 'a b', os: undefined },
       }),
     ).toBe('?from=2024-03-01&to=2024-03-02&compare=previous&source=a+b');
+  });
+});
+
+describe('sign-in messages', () => {
+  it('reads Retry-After as seconds or as an HTTP date, and nothing from a missing or bad header', () => {
+    const now = Date.UTC(2024, 4, 15, 12, 0, 0);
+    expect(retryAfterSeconds('900', now)).toBe(900);
+    expect(retryAfterSeconds(' 7 ', now)).toBe(7);
+    expect(retryAfterSeconds('Wed, 15 May 2024 12:01:30 GMT', now)).toBe(90);
+    expect(retryAfterSeconds('Wed, 15 May 2024 11:00:00 GMT', now)).toBe(0);
+    expect(retryAfterSeconds(null, now)).toBeNull();
+    expect(retryAfterSeconds('soon', now)).toBeNull();
+  });
+
+  it('says wrong e-mail or password for a 401 and how long to wait for a 429', () => {
+    expect(loginMessage({ ok: false, status: 401 })).toBe('Wrong e-mail or password.');
+    expect(loginMessage({ ok: false, status: 429, retryAfterS: 42 })).toBe(
+      'Too many attempts, retry in 42 s.',
+    );
+    expect(loginMessage({ ok: false, status: 429, message: 'x' })).toBe('Too many attempts, retry later.');
+    expect(loginMessage({ ok: false, status: 403, message: 'cross-site request refused' })).toBe(
+      'cross-site request refused',
+    );
   });
 });
