@@ -16,7 +16,7 @@ import { createTestDatabase, type TestDatabase, waitFor } from '@stint/infra/tes
 import { type Browser, type BrowserContext, type ConsoleMessage, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The api's account functions (what `stint users add|grant` runs); the api package exports no ./auth.
-import { type AuthDb, clickHouseAuthDb, users } from '../../api/src/auth/index.ts';
+import { type AuthDb, clickHouseAuthDb, users } from '@stint/api/auth';
 import { buildDashboard } from '../build.ts';
 import {
   dayStart,
