@@ -152,6 +152,23 @@ const single = JSON.stringify({
   referrer: 'https://www.google.com/',
   visitor_id: 'benchvisitor0000000001',
 });
+/**
+ * Single events come from 1,000 visitors in turn: one visitor's events share a key, hence a
+ * partition and a producer lane, so a bench with one visitor measures one partition, not the collector.
+ */
+const VISITORS = 1000;
+const singles = Array.from({ length: VISITORS }, (_, i) =>
+  single.replace('benchvisitor0000000001', `benchvisitor${String(i).padStart(10, '0')}`),
+);
+let nextSingle = 0;
+const manyVisitors: autocannon.Request[] = [
+  {
+    setupRequest: (req) => {
+      nextSingle = (nextSingle + 1) % VISITORS;
+      return { ...req, body: singles[nextSingle] };
+    },
+  },
+];
 const BATCH = 500;
 const batch = JSON.stringify({
   site,
@@ -189,6 +206,7 @@ const singleRun = await loadCollector(base, 1, {
   method: 'POST',
   headers: singleHeaders,
   body: single,
+  requests: manyVisitors,
   connections,
 });
 say('collector, batches of 500 (POST /api/events)…');
@@ -205,6 +223,7 @@ const fixedRun = await loadCollector(base, 1, {
   method: 'POST',
   headers: singleHeaders,
   body: single,
+  requests: manyVisitors,
   connections,
   overallRate: 10_000,
 });
