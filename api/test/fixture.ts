@@ -286,7 +286,32 @@ export function rawRows(sessions: readonly FxSession[]): {
   sRows.push(sessionRow(ghost, 1));
   sRows.push(sessionRow(ghost, 2, 1));
   eRows.push(eventRow(victim, victim.events[0] as FxEvent, 0, 1, ghost.id));
+  // A cookieless visit merged into a session opened under another visitor id: a tombstone of a visitor
+  // (new in the range) two days before that visitor's first live session. It must not make the visitor
+  // returning, nor give its first session a previous one.
+  const newcomer = firstNewVisitorInRange(sessions);
+  const firstOf = (v: string) =>
+    Math.min(...sessions.filter((s) => s.site === SITE_A && s.visitor === v).map((s) => start(s)));
+  const early = firstOf(newcomer) - 2 * 86_400_000;
+  const merged: FxSession = {
+    ...(sessions.find((s) => s.visitor === newcomer) as FxSession),
+    id: `${newcomer}-merged`,
+    events: [{ ts: early, name: 'pageview', path: '/', engaged_ms: 0 }],
+  };
+  sRows.push(sessionRow(merged, 4));
+  sRows.push(sessionRow(merged, 5, 1));
   return { sessions: sRows, events: eRows };
+}
+
+/** A visitor of site A whose first session starts a day or more into the api tests' range. */
+export function firstNewVisitorInRange(sessions: readonly FxSession[]): string {
+  const first = new Map<string, number>();
+  for (const s of sessions) {
+    if (s.site !== SITE_A) continue;
+    first.set(s.visitor, Math.min(first.get(s.visitor) ?? Infinity, start(s)));
+  }
+  for (const [v, t] of first) if (t >= Date.UTC(2024, 2, 10, 12)) return v;
+  throw new Error('the fixture has no visitor first seen inside the range');
 }
 
 // ---------------------------------------------------------------- independent computation

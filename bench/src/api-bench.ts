@@ -46,6 +46,10 @@ if (!values.reuse || have !== wanted) {
   say(`generated in ${((Date.now() - t) / 1000).toFixed(0)} s; merging parts…`);
   await exec(admin, `OPTIMIZE TABLE ${database}.sessions_raw FINAL`);
   await exec(admin, `OPTIMIZE TABLE ${database}.events_raw FINAL`);
+  // The per-visitor rollups (migration 006), merged like their source.
+  for (const t of ['visitor_first_seen', 'visitor_sessions', 'visitor_tombstones']) {
+    await exec(admin, `OPTIMIZE TABLE ${database}.${t} FINAL`);
+  }
 }
 const client = createClickHouse({ database });
 await addSite(client, database, { site_id: site, timezone: 'Europe/Berlin' });

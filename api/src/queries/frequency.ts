@@ -1,5 +1,6 @@
 import { type RawSql, raw, sql } from '@stint/infra/clickhouse';
 import {
+  dateTime,
   type ReportParams,
   rangeSessions,
   selectionColumns,
@@ -52,8 +53,8 @@ const OPEN_BUCKET_DAYS = DAYS_SINCE_PREVIOUS_BUCKETS[DAYS_SINCE_PREVIOUS_BUCKETS
  * functions: each visitor's session starts are sorted in an array with a "selected" flag, and
  * `arrayDifference` gives the gap to the previous start. Only the sessions from OPEN_BUCKET_DAYS before
  * the range on are read: a session whose previous one is earlier than that is at least that many days
- * after it (the open bucket). Whether the first session read has an earlier one at all comes from the
- * visitor's first session ever (`firstEverSql`).
+ * after it (the open bucket). The first session read has no earlier one exactly when it is the
+ * visitor's first session ever (`firstEverSql`; only visitors first seen in the window can match).
  */
 export function daysSincePreviousQuery(p: ReportParams): RawSql {
   const selection = sessionSelection(p);
@@ -62,28 +63,33 @@ export function daysSincePreviousQuery(p: ReportParams): RawSql {
   return sql`
 SELECT
   count() AS sessions,
-  countIf(idx = 1 AND first_ever >= t) AS first_sessions,
-  ${bucketCounts(`if(idx = 1, if(first_ever < t, ${OPEN_BUCKET_DAYS}, -1), intDiv(gap_s, 86400))`, buckets)}
+  countIf(idx = 1 AND is_first) AS first_sessions,
+  ${bucketCounts(`if(idx = 1, if(is_first, -1, ${OPEN_BUCKET_DAYS}), intDiv(gap_s, 86400))`, buckets)}
 FROM
 (
-  SELECT visitor_id, visits, toUInt32(first_ever) AS first_ever
+SELECT
+  idx,
+  gap_s,
+  (visitor_id, t) IN (
+    SELECT visitor_id, toUInt32(first_ever) FROM ${firstEverSql(p)}
+    WHERE first_ever >= ${dateTime(windowStart)} AND first_ever < ${dateTime(p.to)}
+  ) AS is_first
+FROM
+(
+  SELECT visitor_id, arraySort(groupArray((t, selected))) AS visits
   FROM
   (
-    SELECT visitor_id, arraySort(groupArray((t, selected))) AS visits
-    FROM
-    (
-      SELECT visitor_id, toUInt32(started_at) AS t, toUInt8(${selection}) AS selected
-      FROM ${sessionsIn(p, windowStart, p.to, [...selectionColumns(p), 'visitor_id'])}
-    )
-    GROUP BY visitor_id
-    HAVING max(selected) = 1
-  ) AS w
-  ALL LEFT JOIN ${firstEverSql(p)} AS f USING visitor_id
+    SELECT visitor_id, toUInt32(started_at) AS t, toUInt8(${selection}) AS selected
+    FROM ${sessionsIn(p, windowStart, p.to, [...selectionColumns(p), 'visitor_id'])}
+  )
+  GROUP BY visitor_id
+  HAVING max(selected) = 1
 )
 ARRAY JOIN
   arrayMap(x -> tupleElement(x, 1), visits) AS t,
   arrayMap(x -> tupleElement(x, 2), visits) AS sel,
   arrayDifference(arrayMap(x -> toInt64(tupleElement(x, 1)), visits)) AS gap_s,
   arrayEnumerate(visits) AS idx
-WHERE sel = 1`;
+WHERE sel = 1
+)`;
 }

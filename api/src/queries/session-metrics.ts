@@ -1,11 +1,13 @@
 /**
  * The session metrics of METRICS.md over the selected sessions, grouped by a key (a constant for the
- * summary, a time bucket for the time series). Sessions are first grouped per (key, visitor) so that
- * "returning" can compare a visitor's first selected session in the group with the visitor's first
- * session ever, any filter aside (the LEFT JOIN with `f`, from the per-visitor rollup).
+ * summary, a time bucket for the time series), in one pass over the sessions without grouping per
+ * visitor. A visitor is returning in a group when it had a session (any filter aside) before its first
+ * selected one in the group, i.e. new exactly when one of its selected sessions in the group is its
+ * first session ever: `(visitor_id, started_at)` is in the set of (visitor, first session ever) pairs,
+ * from the per-visitor rollup, of the visitors first seen in the range (no other can match).
  */
 import { type RawSql, sql } from '@stint/infra/clickhouse';
-import { type ReportParams, rangeSessions, ratio, sessionSelection } from './common.ts';
+import { dateTime, type ReportParams, rangeSessions, ratio, sessionSelection } from './common.ts';
 import { firstEverSql } from './first-seen.ts';
 
 /** Column names of a metrics row, in the order the SQL returns them. */
@@ -55,36 +57,22 @@ SELECT
 FROM
 (
   SELECT
-    key,
-    count() AS visitors,
-    sum(v_sessions) AS sessions,
-    sum(v_pageviews) AS pageviews,
-    sum(v_bounces) AS bounces,
-    sum(v_duration_s) AS total_duration_s,
-    quantileExactArray(0.5)(v_durations) AS median_duration_s,
-    sum(v_engaged) AS engaged_sessions,
-    sum(v_engaged_ms) AS total_engaged_ms,
-    sum(v_events) AS total_events,
-    countIf(first_ever < v_first) AS returning_visitors
-  FROM
-  (
-    SELECT
-      ${key} AS key,
-      visitor_id,
-      count() AS v_sessions,
-      sum(pageviews) AS v_pageviews,
-      sum(is_bounce) AS v_bounces,
-      sum(duration_s) AS v_duration_s,
-      groupArray(duration_s) AS v_durations,
-      sum(is_engaged) AS v_engaged,
-      sum(engaged_ms) AS v_engaged_ms,
-      sum(events) AS v_events,
-      min(started_at) AS v_first
-    FROM ${rangeSessions(p, ['visitor_id', 'pageviews', 'is_bounce', 'duration_s', 'is_engaged', 'engaged_ms', 'events'])}
-    WHERE ${selection}
-    GROUP BY key, visitor_id
-  ) AS v
-  ALL LEFT JOIN ${firstEverSql(p)} AS f USING visitor_id
+    ${key} AS key,
+    uniqExact(visitor_id) AS visitors,
+    count() AS sessions,
+    sum(pageviews) AS pageviews,
+    sum(is_bounce) AS bounces,
+    sum(duration_s) AS total_duration_s,
+    quantileExact(0.5)(duration_s) AS median_duration_s,
+    sum(is_engaged) AS engaged_sessions,
+    sum(engaged_ms) AS total_engaged_ms,
+    sum(events) AS total_events,
+    visitors - uniqExactIf(visitor_id, (visitor_id, started_at) IN (
+      SELECT visitor_id, first_ever FROM ${firstEverSql(p)}
+      WHERE first_ever >= ${dateTime(p.from)} AND first_ever < ${dateTime(p.to)}
+    )) AS returning_visitors
+  FROM ${rangeSessions(p, ['visitor_id', 'pageviews', 'is_bounce', 'duration_s', 'is_engaged', 'engaged_ms', 'events'])}
+  WHERE ${selection}
   GROUP BY key
 )
 ORDER BY key`;
