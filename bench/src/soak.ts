@@ -99,6 +99,7 @@ async function main(): Promise<void> {
     api: () => pipeline.api.pid(),
     clickhouse: () => pidFromFile(`${home}/clickhouse/clickhouse.pid`),
     kafka: () => pidFromFile(`${home}/kafka/kafka.pid`),
+    // The load generator itself (not part of Stint): shown so its own cost on the machine is visible.
     'soak driver': () => process.pid,
   };
   for (const [name, pid] of Object.entries(pids)) {
@@ -125,6 +126,8 @@ async function main(): Promise<void> {
   let inFlight = 0;
   const errorStatuses: Record<string, number> = {};
   const ackMs: number[] = [];
+  const readMs: number[] = [];
+  let readErrors = 0;
   const samples: Sample[] = [];
   let lastProbeAt = 0;
   const probeEveryMs = (intervalS * 1000) / probesPerInterval;
@@ -209,6 +212,36 @@ async function main(): Promise<void> {
   sample();
   const sampler = setInterval(sample, intervalS * 1000);
 
+  // Dashboard-like reads through the api, one report every 2 s, so its memory is measured in use.
+  const reports = ['summary', 'timeseries', 'breakdown', 'realtime', 'frequency', 'duration'] as const;
+  let readCount = 0;
+  const reader = setInterval(() => {
+    const report = reports[readCount % reports.length] as string;
+    const site = DEMO_SITES[readCount % DEMO_SITES.length] as string;
+    readCount++;
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    const query = new URLSearchParams(
+      report === 'realtime'
+        ? {}
+        : {
+            from: day(Date.now() - 86_400_000),
+            to: day(Date.now()),
+            ...(report === 'breakdown' ? { by: 'page' } : {}),
+            ...(report === 'timeseries' ? { interval: 'hour' } : {}),
+          },
+    );
+    const at = Date.now();
+    fetch(`${pipeline.api.url}/api/v1/sites/${site}/${report}?${query}`, {
+      headers: { authorization: `Bearer ${pipeline.readToken[site]}` },
+    })
+      .then(async (res) => {
+        await res.text();
+        if (res.status === 200) readMs.push(Date.now() - at);
+        else readErrors++;
+      })
+      .catch(() => readErrors++);
+  }, 2000);
+
   // The send loop: each tick, the events owed by the rate so far (capped, so a stall is not followed
   // by a burst), grouped by site into one batch each.
   try {
@@ -233,6 +266,7 @@ async function main(): Promise<void> {
     }
     await Promise.all([...requests]);
     clearInterval(sampler);
+    clearInterval(reader);
     sample();
     // Let the last probes land (or give up) before the servers stop.
     const deadline = Date.now() + 30_000;
@@ -240,6 +274,7 @@ async function main(): Promise<void> {
     await probes.stop();
   } finally {
     clearInterval(sampler);
+    clearInterval(reader);
     await pipeline.close();
   }
 
@@ -251,6 +286,8 @@ async function main(): Promise<void> {
     errors,
     errorStatuses,
     ackMs,
+    readMs,
+    readErrors,
     probes,
     visits: traffic.visitsStarted,
   });
@@ -264,6 +301,8 @@ function report(r: {
   errors: number;
   errorStatuses: Record<string, number>;
   ackMs: number[];
+  readMs: number[];
+  readErrors: number;
   probes: FreshnessProbes;
   visits: number;
 }): void {
@@ -293,6 +332,23 @@ function report(r: {
     { name: 'collector ack latency p99', value: percentile(acks, 99), unit: 'ms' },
     { name: 'freshness p50 (ack → row in events_raw)', value: percentile(fresh, 50), unit: 'ms' },
     { name: 'freshness p99 (ack → row in events_raw)', value: percentile(fresh, 99), unit: 'ms' },
+    {
+      name: 'api report p50 (one every 2 s)',
+      value: percentile(
+        [...r.readMs].sort((a, b) => a - b),
+        50,
+      ),
+      unit: 'ms',
+    },
+    {
+      name: 'api report p99',
+      value: percentile(
+        [...r.readMs].sort((a, b) => a - b),
+        99,
+      ),
+      unit: 'ms',
+    },
+    { name: 'api reports failed', value: r.readErrors, unit: 'reports', target: '0' },
     {
       name: 'freshness probes (seen / never seen)',
       value: fresh.length,
