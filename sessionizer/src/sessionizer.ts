@@ -32,6 +32,8 @@ export interface SessionizerDeps {
   log: Logger;
   latenessMs?: number;
   retentionMs?: number;
+  retentionMessages?: number;
+  siteSkewMs?: number;
   /** Flush at least this often (ms) … */
   flushIntervalMs?: number;
   /** … or when this many rows are buffered. */
@@ -51,12 +53,46 @@ interface Partition {
   seen: Counters;
   committed: number;
   lastMessageAt: number;
+  /** Wall-clock time of each site's last message in this partition (idle finalization is per site). */
+  siteSeenAt: Map<string, number>;
+  lastTickAt: number;
+  /**
+   * Whether the last batch reached the end of the partition. False from the first fetch of a replay
+   * until it has caught up: an idle tick never runs in the middle of a replay.
+   */
   caughtUp: boolean;
   lag: number;
 }
 
+/** Commit metadata: the watermark input at the committed offset (see `PartitionState`). */
 interface CommitMeta {
   maxTs: number | null;
+  sites: Record<string, number>;
+}
+
+/** Kafka's default `offset.metadata.max.bytes` is 4096. */
+const MAX_METADATA_CHARS = 4000;
+
+/**
+ * The metadata of a commit point. Too many sites to fit: the sites with the oldest times are left
+ * out (a replay then drags them along with the partition: later finality, no lost events).
+ */
+export function commitMetadata(point: { maxTs: number; sites: ReadonlyMap<string, number> }): string {
+  const maxTs = Number.isFinite(point.maxTs) ? point.maxTs : null;
+  const sites = [...point.sites].sort((a, b) => b[1] - a[1]);
+  for (let n = sites.length; ; n = Math.floor(n / 2)) {
+    const text = JSON.stringify({ maxTs, sites: Object.fromEntries(sites.slice(0, n)) });
+    if (text.length <= MAX_METADATA_CHARS || n === 0) return text;
+  }
+}
+
+export function parseCommitMetadata(text: string): CommitMeta {
+  const parsed = JSON.parse(text) as { maxTs?: unknown; sites?: unknown };
+  const sites: Record<string, number> = {};
+  if (parsed.sites && typeof parsed.sites === 'object') {
+    for (const [k, v] of Object.entries(parsed.sites)) if (typeof v === 'number') sites[k] = v;
+  }
+  return { maxTs: typeof parsed.maxTs === 'number' ? parsed.maxTs : null, sites };
 }
 
 export interface Sessionizer {
@@ -80,6 +116,8 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
   const config = stateConfig({
     latenessMs: deps.latenessMs,
     retentionMs: deps.retentionMs,
+    retentionMessages: deps.retentionMessages,
+    siteSkewMs: deps.siteSkewMs,
     settings: (site) => sites.get(site),
   });
   const sink = new ClickHouseSink(deps.clickhouse, deps.database, {
@@ -105,11 +143,10 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
     try {
       const res = await admin.fetchOffsets({ groupId: deps.groupId, topics: [deps.topic] });
       const p = res[0]?.partitions.find((x) => x.partition === partition);
-      let meta: CommitMeta = { maxTs: null };
+      let meta: CommitMeta = { maxTs: null, sites: {} };
       if (p?.metadata) {
         try {
-          const parsed = JSON.parse(p.metadata) as Partial<CommitMeta>;
-          if (typeof parsed.maxTs === 'number') meta = { maxTs: parsed.maxTs };
+          meta = parseCommitMetadata(p.metadata);
         } catch {
           log.warn({ partition, metadata: p.metadata }, 'unreadable commit metadata; watermark starts empty');
         }
@@ -129,10 +166,15 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
       log.warn({ partition, committed: offset, firstOffset }, 'replay does not start at the commit point');
     }
     const p: Partition = {
-      state: new PartitionState(config, { maxTs: offset === firstOffset ? meta.maxTs : null }),
+      state: new PartitionState(
+        config,
+        offset === firstOffset ? { maxTs: meta.maxTs, sites: Object.entries(meta.sites) } : { maxTs: null },
+      ),
       seen: emptyCounters(),
       committed: offset,
       lastMessageAt: now(),
+      siteSeenAt: new Map(),
+      lastTickAt: 0,
       caughtUp: false,
       lag: 0,
     };
@@ -172,7 +214,7 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
             topic: deps.topic,
             partition,
             offset: String(point.offset),
-            metadata: JSON.stringify({ maxTs: Number.isFinite(point.maxTs) ? point.maxTs : null }),
+            metadata: commitMetadata(point),
           })),
         );
         for (const { p, point } of toCommit) {
@@ -255,6 +297,7 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
     resolveOffset(batch.lastOffset());
     addCounters(metrics, p.state.counters, p.seen);
     p.lastMessageAt = now();
+    for (const site of siteIds) p.siteSeenAt.set(site, p.lastMessageAt);
     p.lag = Math.max(0, Number(batch.highWatermark) - last - 1);
     p.caughtUp = p.lag === 0;
     if (sink.size >= flushRows || now() - lastFlush >= flushIntervalMs) {
@@ -267,10 +310,16 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
     if (stopping) return;
     const t = now();
     for (const p of partitions.values()) {
-      if (p.caughtUp && t - p.lastMessageAt >= idleMs) {
-        p.state.tick(t);
-        sink.add(p.state.drain());
-      }
+      // Only a caught-up partition (never in the middle of a replay), only for the sites without
+      // messages for `idleMs`, at most once a second. A tick only sets `is_final`: no decision
+      // (lateness, which session an event joins, eviction) ever depends on it.
+      if (!p.caughtUp || t - p.lastTickAt < Math.min(idleMs, 1000)) continue;
+      let anyIdle = false;
+      for (const at of p.siteSeenAt.values()) if (t - at >= idleMs) anyIdle = true;
+      if (!anyIdle) continue;
+      p.lastTickAt = t;
+      p.state.tick(t, (site) => t - (p.siteSeenAt.get(site) ?? 0) >= idleMs);
+      sink.add(p.state.drain());
     }
     updateGauges();
     if (sink.size > 0 && t - lastFlush >= flushIntervalMs) {

@@ -27,6 +27,8 @@ interface Case {
   settings?: Partial<SiteSettings>;
   latenessMs?: number;
   retentionMs?: number;
+  retentionMessages?: number;
+  siteSkewMs?: number;
   idleAt?: number;
   /** Arrival order. */
   events: KafkaEvent[];
@@ -293,6 +295,7 @@ const cases: Case[] = [
   },
   {
     name: 'a very late event after its visitor state was evicted is still stored and sessionized, and counted',
+    retentionMessages: 0,
     events: [ev('a', T0), ev('x', T0 + 2 * H, vis2), ev('b', T0 + 50 * MIN)],
     sessions: [
       { ids: ['a'], start_reason: 'first_visit' },
@@ -334,6 +337,87 @@ const cases: Case[] = [
     ],
     sessions: [{ ids: ['a', 'b'], start_reason: 'first_visit', visitor_id: 'day10-hash' }],
   },
+  {
+    // The fault suite's seed 2385: another visitor pushed the watermark 13 min on while the last two
+    // events of this visitor were still on their way; each used to become its own first visit.
+    name: 'very late events of a visitor whose sessions are final join them exactly while its state is within the message retention',
+    settings: { gapMs: MIN },
+    events: [
+      ev('p', T0),
+      ev('q', T0 + 41 * S),
+      ev('y', T0 + 14 * MIN, vis2),
+      ev('r', T0 + 121 * S),
+      ev('s', T0 + 162 * S),
+    ],
+    sessions: [
+      { ids: ['p', 'q'], start_reason: 'first_visit', is_final: 1 },
+      { ids: ['r', 's'], start_reason: 'inactivity', is_final: 1, duration_s: 41 },
+      { ids: ['y'], start_reason: 'first_visit' },
+    ],
+    counters: { veryLate: 2, veryLateWithoutState: 0 },
+  },
+  {
+    name: 'a burst of very late events of one visitor without state forms one session',
+    events: [
+      ev('x', T0 + 3 * H, vis2),
+      ev('a', T0, { path: '/a' }),
+      ev('b', T0 + MIN),
+      ev('c', T0 + 2 * MIN, { path: '/c' }),
+    ],
+    sessions: [
+      { ids: ['a', 'b', 'c'], start_reason: 'first_visit', is_final: 1, entry_path: '/a', exit_path: '/c' },
+      { ids: ['x'], start_reason: 'first_visit', is_final: 0 },
+    ],
+    counters: { veryLate: 3, veryLateWithoutState: 1 },
+  },
+  {
+    name: 'two sites in one partition with interleaved batches a day apart give the sessions of separate streams',
+    events: [
+      ev('a1', T0, { site_id: 'a.example' }),
+      ev('a2', T0 + 5 * MIN, { site_id: 'a.example' }),
+      ev('b1', T0 - 48 * H, { site_id: 'b.example' }),
+      ev('b2', T0 - 48 * H + 5 * MIN, { site_id: 'b.example' }),
+      ev('a3', T0 + 24 * H, { site_id: 'a.example' }),
+      ev('a4', T0 + 24 * H + 10 * MIN, { site_id: 'a.example' }),
+      ev('b3', T0 - 24 * H, { site_id: 'b.example' }),
+      ev('b4', T0 - 24 * H + 10 * MIN, { site_id: 'b.example' }),
+      ev('b5', T0 - 24 * H + 50 * MIN, { site_id: 'b.example' }),
+    ],
+    sessions: [
+      { ids: ['b1', 'b2'], start_reason: 'first_visit', site_id: 'b.example', duration_s: 300 },
+      { ids: ['b3', 'b4'], start_reason: 'first_visit', site_id: 'b.example' },
+      { ids: ['b5'], start_reason: 'inactivity', site_id: 'b.example' },
+      { ids: ['a1', 'a2'], start_reason: 'first_visit', site_id: 'a.example' },
+      { ids: ['a3', 'a4'], start_reason: 'first_visit', site_id: 'a.example' },
+    ],
+  },
+  {
+    name: 'a site trailing another in the same partition by less than the skew keeps its own watermark',
+    events: [
+      ev('a1', T0 + 40 * MIN, { site_id: 'a.example', visitor_id: 'va' }),
+      ev('b1', T0, { site_id: 'b.example' }),
+      ev('b2', T0 + 20 * MIN, { site_id: 'b.example' }),
+    ],
+    sessions: [
+      { ids: ['b1', 'b2'], start_reason: 'first_visit', is_final: 0 },
+      { ids: ['a1'], start_reason: 'first_visit', is_final: 0 },
+    ],
+    counters: { veryLate: 0 },
+  },
+  {
+    name: 'a quiet site is dragged along by the partition beyond the skew, so its sessions still become final',
+    siteSkewMs: 30 * MIN,
+    events: [
+      ev('b1', T0, { site_id: 'b.example' }),
+      ev('a1', T0 + 30 * MIN, { site_id: 'a.example', visitor_id: 'va' }),
+      ev('a2', T0 + 63 * MIN, { site_id: 'a.example', visitor_id: 'va' }),
+    ],
+    sessions: [
+      { ids: ['b1'], start_reason: 'first_visit', is_final: 1 },
+      { ids: ['a1'], start_reason: 'first_visit', is_final: 1 },
+      { ids: ['a2'], start_reason: 'inactivity', is_final: 0 },
+    ],
+  },
 ];
 
 describe('session semantics', () => {
@@ -343,6 +427,8 @@ describe('session semantics', () => {
         settings: c.settings,
         latenessMs: c.latenessMs,
         retentionMs: c.retentionMs,
+        retentionMessages: c.retentionMessages,
+        siteSkewMs: c.siteSkewMs,
         idleAt: c.idleAt,
       });
       checkInvariants(r.sessions, r.events);
@@ -380,7 +466,12 @@ describe('session semantics', () => {
   }
 
   it('a replay from the commit point rebuilds a visitor state evicted across the commit', () => {
-    const opts = { latenessMs: 2 * MIN, retentionMs: 5 * MIN, settings: { gapMs: 2 * MIN } };
+    const opts = {
+      latenessMs: 2 * MIN,
+      retentionMs: 5 * MIN,
+      retentionMessages: 0,
+      settings: { gapMs: 2 * MIN },
+    };
     const a = { visitor_id: 'A' };
     const events = [
       ev('s1', T0, { visitor_id: 'S' }),
@@ -394,7 +485,7 @@ describe('session semantics', () => {
     });
     // S is evicted by now, but A (opened at offset 1) is open: a replay from 1 would see s2 without s1.
     expect(state.size().visitors).toBe(1);
-    expect(state.commitPoint()).toEqual({ offset: 0, maxTs: Number.NEGATIVE_INFINITY });
+    expect(state.commitPoint()).toEqual({ offset: 0, maxTs: Number.NEGATIVE_INFINITY, sites: new Map() });
   });
 
   it('events of a merged session are rewritten with the surviving id and a higher version', () => {
@@ -529,19 +620,35 @@ describe('session properties', () => {
         fc.array(fc.integer({ min: 0, max: 10_000 }), { minLength: 1, maxLength: 4 }),
         fc.integer({ min: 0, max: 10_000 }),
         fc.constantFrom(1, 0.2, 0.05),
-        (stream, settings, commitFractions, crashFraction, density) => {
+        fc.record({
+          retentionMessages: fc.constantFrom(0, 3, 10_000),
+          siteSkewMs: fc.constantFrom(0, 20 * MIN, H),
+          /** How far the second site's events trail the first's. */
+          siteLag: fc.constantFrom(0, 10 * MIN, 2 * H),
+          ticks: fc.array(fc.integer({ min: 0, max: 10_000 }), { maxLength: 4 }),
+        }),
+        (stream, settings, commitFractions, crashFraction, density, o) => {
           // Denser streams make visitor states overlap, so commits fall inside evicted states' spans.
+          // Odd visitors belong to a second site whose event time trails (per-site watermarks).
           const base = Date.UTC(2024, 0, 31, 21, 0);
           const dense = stream.map((x) => {
-            const ts = base + Math.round((x.event.ts - base) * density);
-            return { ...x, event: { ...x.event, ts, received_at: ts } };
+            const other = Number(x.event.visitor_id.slice(-1)) % 2 === 1;
+            const ts = base + Math.round((x.event.ts - base) * density) - (other ? o.siteLag : 0);
+            const site_id = other ? 'other.example' : x.event.site_id;
+            return { ...x, event: { ...x.event, ts, received_at: ts, site_id } };
           });
           // Arrival with delays beyond the lateness: very late events, evictions, reopened sessions.
           const events = [...dense]
             .sort((a, b) => a.event.ts + a.lateDelay - (b.event.ts + b.lateDelay))
             .map((x) => x.event);
           const idleAt = Date.UTC(2030, 0, 1);
-          const opts = { settings, latenessMs: LATENESS, retentionMs: 5 * MIN };
+          const opts = {
+            settings,
+            latenessMs: LATENESS,
+            retentionMs: 5 * MIN,
+            retentionMessages: o.retentionMessages,
+            siteSkewMs: o.siteSkewMs,
+          };
           const clean = runStateMachine(events, { ...opts, idleAt });
 
           const crashAt = crashFraction % (events.length + 1);
@@ -550,20 +657,27 @@ describe('session properties', () => {
             sessions: [] as SessionRow[],
             events: [] as ReturnType<typeof runStateMachine>['events'],
           };
+          // Idle ticks on wall-clock time in the first run (not in the replay) must change nothing.
+          const ticksAt = new Set(o.ticks.map((f) => f % (crashAt + 1)));
           const first = new PartitionState(stateConfig(opts));
-          let commit = { offset: 0, maxTs: null as number | null };
+          let commit = { offset: 0, maxTs: null as number | null, sites: [] as [string, number][] };
           for (let i = 0; i < crashAt; i++) {
             if (commitsAt.has(i)) {
               const p = first.commitPoint();
-              commit = { offset: p.offset, maxTs: Number.isFinite(p.maxTs) ? p.maxTs : null };
+              commit = {
+                offset: p.offset,
+                maxTs: Number.isFinite(p.maxTs) ? p.maxTs : null,
+                sites: [...p.sites],
+              };
               first.committed(p.offset);
             }
             first.process({ offset: i, event: events[i] as KafkaEvent });
+            if (ticksAt.has(i)) first.tick(idleAt);
             const out = first.drain();
             written.sessions.push(...out.sessions);
             written.events.push(...out.events);
           }
-          const second = new PartitionState(stateConfig(opts), { maxTs: commit.maxTs });
+          const second = new PartitionState(stateConfig(opts), commit);
           for (let i = commit.offset; i < events.length; i++) {
             second.process({ offset: i, event: events[i] as KafkaEvent });
           }

@@ -8,8 +8,10 @@ import { PartitionState } from './partition-state.ts';
 import {
   type Counters,
   DEFAULT_LATENESS_MS,
+  DEFAULT_RETENTION_MESSAGES,
   DEFAULT_RETENTION_MS,
   DEFAULT_SITE_SETTINGS,
+  DEFAULT_SITE_SKEW_MS,
   type EventRow,
   type SessionRow,
   type SiteSettings,
@@ -23,6 +25,8 @@ export * from './types.ts';
 export interface RunOptions {
   latenessMs?: number;
   retentionMs?: number;
+  retentionMessages?: number;
+  siteSkewMs?: number;
   settings?: Partial<SiteSettings> | ((siteId: string) => SiteSettings);
   /** Wall-clock time of a final idle tick, if any (finalizes the last sessions). */
   idleAt?: number;
@@ -46,6 +50,8 @@ export function stateConfig(o: RunOptions = {}): StateConfig {
   return {
     latenessMs: o.latenessMs ?? DEFAULT_LATENESS_MS,
     retentionMs: o.retentionMs ?? DEFAULT_RETENTION_MS,
+    retentionMessages: o.retentionMessages ?? DEFAULT_RETENTION_MESSAGES,
+    siteSkewMs: o.siteSkewMs ?? DEFAULT_SITE_SKEW_MS,
     settingsFor: typeof settings === 'function' ? settings : () => fixed,
   };
 }

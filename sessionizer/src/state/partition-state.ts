@@ -30,6 +30,7 @@ import type {
   SourceRecord,
   StartReason,
   StateConfig,
+  WatermarkInput,
 } from './types.ts';
 
 /**
@@ -78,9 +79,11 @@ interface VisitorState {
   maxTs: number;
   minOffset: number;
   maxOffset: number;
-  /** The partition's largest event time before this state's first message: the replay input. */
-  maxTsBefore: number;
+  /** The watermark input before this state's first message: what a replay from there starts with. */
+  before: WatermarkInput;
   scheduledAt: number;
+  /** The offset from which the state may be dropped (see `retentionMessages`), once scheduled. */
+  offsetDue: number;
   evicted: boolean;
 }
 
@@ -88,7 +91,7 @@ interface VisitorState {
 interface EvictedSpan {
   minOffset: number;
   maxOffset: number;
-  maxTsBefore: number;
+  before: WatermarkInput;
 }
 
 export function emptyCounters(): Counters {
@@ -108,26 +111,61 @@ export class PartitionState {
   /** site → visitor id → state (nested: no key string built per event). */
   private readonly bySite = new Map<string, Map<string, VisitorState>>();
   private readonly states = new Set<VisitorState>();
-  private readonly timers = new TimerHeap<VisitorState>();
+  /** Event-time deadlines per site, against that site's watermark. */
+  private readonly timers = new Map<string, TimerHeap<VisitorState>>();
+  /** The earliest deadline pushed since the last sweep of all sites' timers (see `fireTimers`). */
+  private sweepAt = Number.POSITIVE_INFINITY;
+  /** Offset deadlines: states whose event-time retention has passed, kept `retentionMessages` longer. */
+  private readonly offsetTimers = new TimerHeap<VisitorState>();
   private readonly dirty = new Set<VisitorState>();
   private evicted: EvictedSpan[] = [];
+  /** The partition's largest event time. */
   private maxTs: number;
+  /** Each site's largest event time (a site below `maxTs − siteSkewMs` is dragged along). */
+  private readonly siteMaxTs = new Map<string, number>();
+  /** The watermark input now, built on demand and shared until the next change. */
+  private snapshot: WatermarkInput | null = null;
   private lastOffset = -1;
   /** Session rows owed to the next drain, by id. */
   private pendingSessions = new Map<string, Pending>();
   /** Events whose row (event, session, version) is owed to the next drain. */
   private pendingEvents: HeldEvent[] = [];
 
-  /** `maxTs`: the largest event time seen before the first record fed (from the commit metadata). */
+  /**
+   * `start`: the watermark input before the first record fed (from the commit metadata): the
+   * partition's largest event time and the sites' own largest times.
+   */
   constructor(
     private readonly config: StateConfig,
-    start: { maxTs: number | null } = { maxTs: null },
+    start: { maxTs: number | null; sites?: Iterable<readonly [string, number]> } = { maxTs: null },
   ) {
     this.maxTs = start.maxTs ?? Number.NEGATIVE_INFINITY;
+    for (const [site, ts] of start.sites ?? []) this.siteMaxTs.set(site, ts);
   }
 
+  /** The partition's watermark: its largest event time − the lateness (the leading site's watermark). */
   get watermark(): number {
     return this.maxTs - this.config.latenessMs;
+  }
+
+  /** A site's watermark: its own largest event time, or the partition's − the skew if that is later. */
+  watermarkOf(site: string): number {
+    const own = this.siteMaxTs.get(site) ?? Number.NEGATIVE_INFINITY;
+    const dragged = this.maxTs - this.config.siteSkewMs;
+    return (own > dragged ? own : dragged) - this.config.latenessMs;
+  }
+
+  /** The watermark input now (for a state's replay point): sites dragged along are left out. */
+  private input(): WatermarkInput {
+    if (this.snapshot) return this.snapshot;
+    const dragged = this.maxTs - this.config.siteSkewMs;
+    const sites = new Map<string, number>();
+    for (const [site, ts] of this.siteMaxTs) {
+      if (ts > dragged) sites.set(site, ts);
+      else this.siteMaxTs.delete(site);
+    }
+    this.snapshot = { maxTs: this.maxTs, sites };
+    return this.snapshot;
   }
 
   get nextOffset(): number {
@@ -180,8 +218,9 @@ export class PartitionState {
     this.lastOffset = offset;
     const c = this.counters;
     c.events++;
-    const w = this.watermark;
-    if (e.ts < this.maxTs) c.late++;
+    const site = e.site_id;
+    const w = this.watermarkOf(site);
+    if (e.ts < w + this.config.latenessMs) c.late++;
     if (e.ts < w) c.veryLate++;
     let st = this.route(e);
     if (!st) {
@@ -189,13 +228,24 @@ export class PartitionState {
       st = this.create(e, offset);
     }
     st.maxOffset = offset;
-    if (e.ts > this.maxTs) this.maxTs = e.ts;
+    if (e.ts > this.maxTs) {
+      this.maxTs = e.ts;
+      this.snapshot = null;
+    }
+    if (e.ts > (this.siteMaxTs.get(site) ?? Number.NEGATIVE_INFINITY)) {
+      this.siteMaxTs.set(site, e.ts);
+      this.snapshot = null;
+    }
     if (st.eventIds.has(e.event_id)) c.duplicates++;
     else {
       this.insert(st, { e, offset, writtenSession: '', rowVersion: 0 });
       this.dirty.add(st);
     }
-    this.fireTimers();
+    this.fireTimers(site);
+    for (let t = this.offsetTimers.peek(); t && t.at <= offset; t = this.offsetTimers.peek()) {
+      this.offsetTimers.pop();
+      if (!t.item.evicted && t.at === t.item.offsetDue) this.dirty.add(t.item);
+    }
     const version = (offset + 1) * 2;
     for (const d of this.dirty) this.settle(d, version, e.received_at);
     this.dirty.clear();
@@ -205,11 +255,13 @@ export class PartitionState {
    * Wall-clock progress on an idle partition: sessions whose gap has passed by `nowMs` are written
    * final. Decisions (lateness, eviction) keep following event time only.
    */
-  tick(nowMs: number): void {
+  tick(nowMs: number, idle: (site: string) => boolean = () => true): void {
     const wIdle = nowMs - this.config.latenessMs;
-    if (this.lastOffset < 0 || wIdle <= this.watermark) return;
+    if (this.lastOffset < 0) return;
     const version = (this.lastOffset + 1) * 2 + 1;
-    for (const st of this.states) this.rewrite(st, version, nowMs, wIdle);
+    for (const st of this.states) {
+      if (wIdle > this.watermarkOf(st.site) && idle(st.site)) this.rewrite(st, version, nowMs, wIdle);
+    }
   }
 
   /**
@@ -219,11 +271,11 @@ export class PartitionState {
    */
   commitPoint(): CommitPoint {
     let offset = this.nextOffset;
-    let maxTs = this.maxTs;
+    let before = this.input();
     for (const st of this.states) {
       if (st.minOffset < offset) {
         offset = st.minOffset;
-        maxTs = st.maxTsBefore;
+        before = st.before;
       }
     }
     for (let changed = true; changed; ) {
@@ -231,12 +283,12 @@ export class PartitionState {
       for (const s of this.evicted) {
         if (s.maxOffset >= offset && s.minOffset < offset) {
           offset = s.minOffset;
-          maxTs = s.maxTsBefore;
+          before = s.before;
           changed = true;
         }
       }
     }
-    return { offset, maxTs };
+    return { offset, maxTs: before.maxTs, sites: before.sites };
   }
 
   /** Forgets evicted spans wholly before a committed offset. */
@@ -277,8 +329,9 @@ export class PartitionState {
       maxTs: Number.NEGATIVE_INFINITY,
       minOffset: offset,
       maxOffset: offset,
-      maxTsBefore: this.maxTs,
+      before: this.input(),
       scheduledAt: Number.POSITIVE_INFINITY,
+      offsetDue: Number.POSITIVE_INFINITY,
       evicted: false,
     };
     const byVisitor = this.visitors(e.site_id);
@@ -311,10 +364,29 @@ export class PartitionState {
     if (h.e.ts > st.maxTs) st.maxTs = h.e.ts;
   }
 
-  private fireTimers(): void {
-    const w = this.watermark;
-    for (let t = this.timers.peek(); t && t.at < w; t = this.timers.peek()) {
-      this.timers.pop();
+  /**
+   * Fires the deadlines `site`'s watermark has passed; when the partition's watermark drags other
+   * sites along (past the earliest deadline pushed since the last sweep), theirs too.
+   */
+  private fireTimers(site: string): void {
+    this.fireSite(site);
+    if (this.maxTs - this.config.siteSkewMs - this.config.latenessMs <= this.sweepAt) return;
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const [s, heap] of this.timers) {
+      this.fireSite(s);
+      const t = heap.peek();
+      if (t && t.at < earliest) earliest = t.at;
+      if (!t) this.timers.delete(s);
+    }
+    this.sweepAt = earliest;
+  }
+
+  private fireSite(site: string): void {
+    const heap = this.timers.get(site);
+    if (!heap) return;
+    const w = this.watermarkOf(site);
+    for (let t = heap.peek(); t && t.at < w; t = heap.peek()) {
+      heap.pop();
       const st = t.item;
       if (st.evicted || t.at !== st.scheduledAt) continue;
       st.scheduledAt = Number.POSITIVE_INFINITY;
@@ -322,15 +394,31 @@ export class PartitionState {
     }
   }
 
-  /** Rewrites a changed state, then schedules its next deadline or evicts it. */
+  /**
+   * Rewrites a changed state, then schedules its next deadline or drops it: once its site's watermark
+   * is past its last event + gap + retention (all its sessions are final) and `retentionMessages`
+   * messages have followed its last one.
+   */
   private settle(st: VisitorState, version: number, updatedMs: number): void {
-    const w = this.watermark;
+    const w = this.watermarkOf(st.site);
     const next = this.rewrite(st, version, updatedMs, w);
     const gap = this.config.settingsFor(st.site).gapMs;
-    if (w > st.maxTs + gap + this.config.retentionMs) this.evict(st);
-    else if (next < st.scheduledAt) {
+    if (w > st.maxTs + gap + this.config.retentionMs) {
+      const due = st.maxOffset + this.config.retentionMessages;
+      if (this.lastOffset >= due) this.evict(st);
+      else if (due !== st.offsetDue) {
+        st.offsetDue = due;
+        this.offsetTimers.push(due, st);
+      }
+    } else if (next < st.scheduledAt) {
       st.scheduledAt = next;
-      this.timers.push(next, st);
+      let heap = this.timers.get(st.site);
+      if (!heap) {
+        heap = new TimerHeap();
+        this.timers.set(st.site, heap);
+      }
+      heap.push(next, st);
+      if (next < this.sweepAt) this.sweepAt = next;
     }
   }
 
@@ -437,6 +525,6 @@ export class PartitionState {
       if (byVisitor.size === 0) this.bySite.delete(st.site);
     }
     this.states.delete(st);
-    this.evicted.push({ minOffset: st.minOffset, maxOffset: st.maxOffset, maxTsBefore: st.maxTsBefore });
+    this.evicted.push({ minOffset: st.minOffset, maxOffset: st.maxOffset, before: st.before });
   }
 }

@@ -33,11 +33,27 @@ export interface StateConfig {
    * this window is merged exactly; after it the visitor's state is gone (bounded memory).
    */
   retentionMs: number;
+  /**
+   * How many messages of the partition a visitor state outlives its last message, on top of
+   * `retentionMs`: a state is dropped only when both have passed. This keeps the state of a very late
+   * event (an import, a backfill) for the next events of that visitor, which arrive soon after it in the
+   * log though far behind the watermark. Counted in offsets, so it never depends on wall-clock time.
+   */
+  retentionMessages: number;
+  /**
+   * How far a site's event time may trail the partition's largest event time before it is dragged
+   * along: each site has its own watermark, max(site's largest time, partition's largest time − skew)
+   * − lateness. Sites sharing a partition are independent streams within the skew; beyond it, a quiet
+   * site's sessions still become final and its states are still dropped (bounded memory and replay).
+   */
+  siteSkewMs: number;
   settingsFor: (siteId: string) => SiteSettings;
 }
 
 export const DEFAULT_LATENESS_MS = 2 * 60_000;
 export const DEFAULT_RETENTION_MS = 10 * 60_000;
+export const DEFAULT_RETENTION_MESSAGES = 10_000;
+export const DEFAULT_SITE_SKEW_MS = 60 * 60_000;
 
 /** One Kafka message as the state machine sees it. */
 export interface SourceRecord {
@@ -120,7 +136,7 @@ export interface SessionRow {
 /** Counters the service exports as metrics. */
 export interface Counters {
   events: number;
-  /** Out of order: event time below the largest event time already seen in the partition. */
+  /** Out of order: event time below the watermark input of its site (see `siteSkewMs`). */
   late: number;
   /** Beyond the allowed lateness: event time below the watermark. */
   veryLate: number;
@@ -138,8 +154,16 @@ export interface RowSink {
   events: EventRow[];
 }
 
-/** Where a replay must start so that it rebuilds the same state, and the watermark input at that point. */
-export interface CommitPoint {
-  offset: number;
+/**
+ * The watermark input at an offset: the partition's largest event time before it, and the largest
+ * event time of each site that is not dragged along by the partition (see `siteSkewMs`).
+ */
+export interface WatermarkInput {
   maxTs: number;
+  sites: ReadonlyMap<string, number>;
+}
+
+/** Where a replay must start so that it rebuilds the same state, and the watermark input at that point. */
+export interface CommitPoint extends WatermarkInput {
+  offset: number;
 }
