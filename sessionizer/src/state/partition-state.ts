@@ -73,6 +73,11 @@ interface VisitorState {
   events: HeldEvent[];
   /** Sessions of `events`; null after an out-of-order insert, until recomputed. */
   split: Split | null;
+  /**
+   * Leading spans final by event time and written so, never the last one: an in-order append cannot
+   * change them, so `rewrite` skips them (a state kept long holds many final sessions).
+   */
+  settled: number;
   eventIds: Set<string>;
   /** Live session rows as last written, by session id. */
   written: Map<string, Written>;
@@ -152,7 +157,7 @@ export class PartitionState {
   watermarkOf(site: string): number {
     const own = this.siteMaxTs.get(site) ?? Number.NEGATIVE_INFINITY;
     const dragged = this.maxTs - this.config.siteSkewMs;
-    return (own > dragged ? own : dragged) - this.config.latenessMs;
+    return Math.max(own, dragged) - this.config.latenessMs;
   }
 
   /** The watermark input now (for a state's replay point): sites dragged along are left out. */
@@ -260,7 +265,7 @@ export class PartitionState {
     if (this.lastOffset < 0) return;
     const version = (this.lastOffset + 1) * 2 + 1;
     for (const st of this.states) {
-      if (wIdle > this.watermarkOf(st.site) && idle(st.site)) this.rewrite(st, version, nowMs, wIdle);
+      if (wIdle > this.watermarkOf(st.site) && idle(st.site)) this.rewrite(st, version, nowMs, wIdle, false);
     }
   }
 
@@ -324,6 +329,7 @@ export class PartitionState {
       keys: [],
       events: [],
       split: null,
+      settled: 0,
       eventIds: new Set(),
       written: new Map(),
       maxTs: Number.NEGATIVE_INFINITY,
@@ -427,7 +433,13 @@ export class PartitionState {
    * tombstones for ids that no longer exist (merged or moved start), events whose session changed.
    * Returns the next event-time deadline (a session becoming final, or the state's eviction).
    */
-  private rewrite(st: VisitorState, version: number, updatedMs: number, wFinal: number): number {
+  private rewrite(
+    st: VisitorState,
+    version: number,
+    updatedMs: number,
+    wFinal: number,
+    eventTime = true,
+  ): number {
     const s = this.config.settingsFor(st.site);
     // In-order appends extend the sessions; anything else recomputes them (and may tombstone ids).
     const full = st.split === null;
@@ -437,11 +449,15 @@ export class PartitionState {
     const events = st.events;
     const alive = full ? new Set<string>() : null;
     let next = st.maxTs + s.gapMs + this.config.retentionMs;
-    for (const span of spans) {
+    const from0 = full ? 0 : Math.min(st.settled, spans.length - 1);
+    let settled = eventTime ? from0 : st.settled;
+    for (let k = from0; k < spans.length; k++) {
+      const span = spans[k] as Span;
       const lastH = events[span.end - 1] as HeldEvent;
       const lastTs = lastH.e.ts;
       const final = wFinal > lastTs + s.gapMs;
       if (!final && lastTs + s.gapMs < next) next = lastTs + s.gapMs;
+      if (eventTime && final && settled === k && k < spans.length - 1) settled = k + 1;
       const opening = events[span.start] as HeldEvent;
       opening.openId ??= sessionId(opening.e.site_id, opening.e.visitor_id, opening.e.event_id);
       const id = opening.openId;
@@ -479,6 +495,7 @@ export class PartitionState {
         }
       }
     }
+    st.settled = settled;
     if (alive === null) return next;
     for (const [id, w] of st.written) {
       if (alive.has(id)) continue;
