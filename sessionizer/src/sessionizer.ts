@@ -132,6 +132,8 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
   let consumer: Consumer | undefined;
   let timer: NodeJS.Timeout | undefined;
   let lastFlush = now();
+  /** The flush started by a batch and still writing, if any (one write in flight at a time). */
+  let background: Promise<void> | null = null;
   let clickhouseUp = true;
   let stopping = false;
   let flushing: Promise<void> = Promise.resolve();
@@ -301,9 +303,28 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
     p.lag = Math.max(0, Number(batch.highWatermark) - last - 1);
     p.caughtUp = p.lag === 0;
     if (sink.size >= flushRows || now() - lastFlush >= flushIntervalMs) {
-      await flushUntilWritten(heartbeat, isRunning);
+      await flushBehind(heartbeat, isRunning);
     }
     updateGauges();
+  }
+
+  /**
+   * Starts a flush and lets consumption go on while it writes: the next due flush first waits for
+   * this one, so at most one write is in flight and the buffer stays bounded. After a failed write
+   * the batch handler retries in place (consumption pauses) until ClickHouse is back.
+   */
+  async function flushBehind(heartbeat: () => Promise<void>, isRunning: () => boolean): Promise<void> {
+    if (background) {
+      await background;
+      background = null;
+    }
+    if (!clickhouseUp) {
+      await flushUntilWritten(heartbeat, isRunning);
+      return;
+    }
+    // Counted from the start of the write, so a slow write does not make every batch wait for it.
+    lastFlush = now();
+    background = flushAndCommit().catch(() => undefined);
   }
 
   function onTimer(): void {
@@ -362,6 +383,7 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
       if (timer) clearInterval(timer);
       if (refresh) clearInterval(refresh);
       if (consumer) await consumer.stop();
+      await background;
       await flushUntilWritten().catch((err) =>
         log.error({ err }, 'final flush failed; rows will be replayed'),
       );
