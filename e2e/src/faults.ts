@@ -24,7 +24,12 @@ export function startFaultPipeline(
     env: {
       ...options.env,
       // Flush often so the check converges quickly after the load.
-      sessionizer: { SESSIONIZER_FLUSH_INTERVAL_MS: '300', ...options.env?.sessionizer },
+      // A SIGKILLed member holds its partitions until its session times out: keep that short here.
+      sessionizer: {
+        SESSIONIZER_FLUSH_INTERVAL_MS: '300',
+        SESSIONIZER_SESSION_TIMEOUT_MS: '10000',
+        ...options.env?.sessionizer,
+      },
       collector: { ...options.env?.collector },
     },
   });
