@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApi } from '@stint/api/app';
+// The api's account functions (what `stint users add|grant` runs); the api package exports no ./auth.
+import { type AuthDb, clickHouseAuthDb, users } from '@stint/api/auth';
 import { insertRows } from '@stint/infra/clickhouse';
 import { addSite, createToken } from '@stint/infra/registry';
 import { createTestDatabase, type TestDatabase, waitFor } from '@stint/infra/testing';
 import { type Browser, type BrowserContext, type ConsoleMessage, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// The api's account functions (what `stint users add|grant` runs); the api package exports no ./auth.
-import { type AuthDb, clickHouseAuthDb, users } from '@stint/api/auth';
 import { buildDashboard } from '../build.ts';
 import {
   dayStart,
