@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { clickhouseDatabase, createClickHouse } from '@stint/infra/clickhouse';
 import { addSite, createToken } from '@stint/infra/registry';
-import { Random } from './random.ts';
+import { Random } from '@stint/infra/testing';
 import { sendAll } from './send.ts';
 import { DEMO_SITES, makeHistory, makeVisit, makeVisitor } from './visits.ts';
 

@@ -11,7 +11,7 @@ import {
   encodeKafkaEvent,
   type KafkaEvent,
 } from '@stint/collector/contract';
-import { Random } from './random.ts';
+import { Random } from '@stint/infra/testing';
 import { DEMO_SITES } from './visits.ts';
 
 interface Acquisition {

@@ -6,7 +6,7 @@
  * Events are stamped `ts = now` when taken: the soak measures a live pipeline, not an import.
  */
 import type { ServerEvent } from '@stint/collector/contract';
-import type { Random } from './random.ts';
+import type { Random } from '@stint/infra/testing';
 import { makeVisit, makeVisitor, type Visitor } from './visits.ts';
 
 interface ActiveVisit {

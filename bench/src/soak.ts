@@ -17,8 +17,8 @@
 import { parseArgs } from 'node:util';
 import type { ServerEvent } from '@stint/collector/contract';
 import { stintHome } from '@stint/infra/stack';
+import { Random } from '@stint/infra/testing';
 import { type Pipeline, startPipeline } from '../../e2e/src/pipeline.ts';
-import { Random } from './random.ts';
 import { type Figure, percentile, round, writeResult } from './results.ts';
 import { FreshnessProbes, memoryGrowth, pidFromFile, rssMiB } from './soak-measure.ts';
 import { SteadyTraffic } from './soak-traffic.ts';

@@ -4,7 +4,7 @@
  * returns events in the collector's batch format (ServerEvent) with their original time, IP and UA.
  */
 import type { ServerEvent } from '@stint/collector/contract';
-import { Random } from './random.ts';
+import { Random } from '@stint/infra/testing';
 
 export const DEMO_SITES = ['demo.stint.dev', 'shop.example', 'blog.example'] as const;
 

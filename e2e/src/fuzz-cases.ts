@@ -10,6 +10,7 @@
  *   bytes as filter values) with site A's read token: 200, and never a byte of site B's data.
  */
 import { BrowserEventSchema, ServerBatchSchema } from '@stint/collector/contract';
+import { Random } from '@stint/infra/testing';
 import type { FuzzRequest } from './fuzz-http.ts';
 
 export type Expectation = 'reject' | 'dropped' | 'ok';
@@ -51,30 +52,8 @@ const BOT_UAS = [
   'python-requests/2.32.3',
 ];
 
-/** mulberry32: small, seeded, good enough to pick cases. */
-export class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    const item = items[Math.floor(this.next() * items.length)];
-    if (item === undefined) throw new Error('pick from an empty list');
-    return item;
-  }
+/** The shared seeded PRNG, plus generators of hostile text. */
+export class Rng extends Random {
   /** Random text: ASCII, control characters, astral and RTL characters, lone surrogates. */
   text(maxLength: number): string {
     const n = this.int(0, maxLength);

@@ -72,3 +72,4 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
   }
 }
+export { Random } from './random.ts';

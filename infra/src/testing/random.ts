@@ -1,4 +1,4 @@
-/** A small seeded PRNG (mulberry32) so generated traffic is reproducible run to run. */
+/** A small seeded PRNG (for generated test and benchmark traffic) (mulberry32) so generated traffic is reproducible run to run. */
 export class Random {
   private state: number;
   constructor(seed: number) {
