@@ -22,10 +22,13 @@ const headers = { 'user-agent': CHROME_UA, 'content-type': 'application/json' };
 const marker = () => `m${Math.random().toString(36).slice(2, 10)}`;
 
 async function received(mark: string, count = 1) {
-  return waitFor(() => {
-    const hits = h.received.filter((r) => r.event.props.mark === mark);
-    return hits.length >= count ? hits : undefined;
-  });
+  return waitFor(
+    () => {
+      const hits = h.received.filter((r) => r.event.props.mark === mark);
+      return hits.length >= count ? hits : undefined;
+    },
+    { timeoutMs: 30_000 },
+  );
 }
 
 describe('POST /api/event', () => {

@@ -81,7 +81,7 @@ const path = (url: string): string => {
   return `${u.pathname.replace(/^\/s\/[^/]+\//, '')}${u.search}${u.hash}`;
 };
 
-describe('the stint.js snippet in Chromium', { timeout: 20_000 }, () => {
+describe('the stint.js snippet in Chromium', { timeout: 60_000 }, () => {
   test('sends a page view on load as a text/plain beacon to the script origin, with url, referrer and a visitor id', async () => {
     const site = harness.site();
     const { page, errors } = await openPage();

@@ -65,7 +65,10 @@ async function highWatermarks(): Promise<number> {
 }
 
 async function eventsRawCount(): Promise<number> {
-  const rows = await queryRows<{ n: string }>(pipeline.client, sql`SELECT count() AS n FROM events_raw`);
+  const rows = await queryRows<{ n: string }>(
+    pipeline.client,
+    sql`SELECT uniqExact(event_id) AS n FROM events_raw`,
+  );
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -337,7 +340,7 @@ test('nothing of the rejected requests reaches Kafka or ClickHouse', async () =>
   expect(await eventsRawCount()).toBe(seededEvents);
   const strays = await queryRows<{ n: string }>(
     pipeline.client,
-    sql`SELECT count() AS n FROM events_raw WHERE visitor_id NOT IN ('avisitor00000', 'avisitor00001', 'avisitor00002', 'bvisitor00000', 'bvisitor00001', 'bvisitor00002')`,
+    sql`SELECT uniqExact(event_id) AS n FROM events_raw WHERE visitor_id NOT IN ('avisitor00000', 'avisitor00001', 'avisitor00002', 'bvisitor00000', 'bvisitor00001', 'bvisitor00002')`,
   );
   expect(Number(strays[0]?.n)).toBe(0);
 });

@@ -64,6 +64,7 @@ await runService(
       idleMs: env.SESSIONIZER_IDLE_MS,
       sessionTimeoutMs: env.SESSIONIZER_SESSION_TIMEOUT_MS,
     });
+    let started = false;
     const server = createServer((req, res) => {
       if (req.url === '/metrics') {
         sessionizer.metrics.registry
@@ -76,9 +77,11 @@ await runService(
       } else if (req.url === '/healthz') {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       } else if (req.url === '/readyz') {
+        // Ready once the consumer has started (joined the group) and ClickHouse answers.
         const s = sessionizer.status();
-        res.writeHead(s.clickhouseUp ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: s.clickhouseUp ? 'ready' : 'not ready', ...s }));
+        const ready = started && s.clickhouseUp;
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: ready ? 'ready' : 'not ready', started, ...s }));
       } else res.writeHead(404).end();
     });
     await new Promise<void>((resolve) =>
@@ -86,6 +89,7 @@ await runService(
     );
     log.info({ address: server.address(), topic: env.EVENTS_TOPIC }, 'sessionizer started');
     await sessionizer.start();
+    started = true;
     return {
       shutdown: [
         { name: 'stop consuming, flush and commit', run: () => sessionizer.stop() },

@@ -201,5 +201,5 @@ describe('sessionizer crash test', () => {
     expect(gotSessions).toEqual(expectedSessions);
     expect(gotEvents.length).toBe(expectedEvents.length);
     expect(gotEvents).toEqual(expectedEvents);
-  });
+  }, 400_000);
 });
