@@ -377,6 +377,8 @@ export function createKafkaSink(options: KafkaSinkOptions): EventSink {
             if (l.sending === null) l.sending = l.loop();
             await l.sending;
           }
+          // A background reconnect may still be pending: let it settle so its producer is closed too.
+          await l.connecting?.catch(() => {});
           const p = l.producer;
           l.producer = null;
           l.healthy = false;
