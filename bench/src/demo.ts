@@ -3,7 +3,9 @@
  * backfills two weeks of realistic visits through the real collector (so the dashboard is populated
  * within a minute), then keeps sending live visits at `--rate` events per second until stopped.
  */
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { clickHouseAuthDb, users } from '@stint/api/auth';
 import { clickhouseDatabase, createClickHouse } from '@stint/infra/clickhouse';
 import { addSite, createToken } from '@stint/infra/registry';
 import { Random } from '@stint/infra/testing';
@@ -42,8 +44,18 @@ async function main(): Promise<void> {
     await addSite(client, database, { site_id: site, timezone: 'Europe/Berlin' });
   const token = await createToken(client, database, { site: '*', scope: 'ingest', label: 'demo traffic' });
   const read = await createToken(client, database, { site: '*', scope: 'read', label: 'demo dashboard' });
+  // A demo account so the dashboard can be opened straight away (an admin reads every site).
+  const adb = clickHouseAuthDb(client, database);
+  const email = 'demo@stint.local';
+  const password = randomBytes(12).toString('base64url');
+  try {
+    await users.addUser(adb, { email, password, admin: true });
+  } catch {
+    await users.setPassword(adb, email, password);
+  }
+  say(`sites ${DEMO_SITES.join(', ')} registered`);
   await client.close();
-  say(`sites ${DEMO_SITES.join(', ')} registered; dashboard read token (all sites): ${read.secret}`);
+  say(`dashboard sign-in: ${email} / ${password}   (or the read token for all sites: ${read.secret})`);
 
   const collector = values.collector;
   await waitForCollector(collector);
