@@ -9,6 +9,8 @@
  * - `ok`: an api read that is valid but hostile (injection strings, control characters and broken
  *   bytes as filter values) with site A's read token: 200, and never a byte of site B's data.
  */
+
+import { BREAKDOWNS as API_BREAKDOWNS, FILTER_KEYS } from '@stint/api/queries';
 import { BrowserEventSchema, ServerBatchSchema } from '@stint/collector/contract';
 import { Random } from '@stint/infra/testing';
 import type { FuzzRequest } from './fuzz-http.ts';
@@ -867,32 +869,9 @@ function malformedHttp(rng: Rng, path: string): Buffer {
 
 const ENDPOINTS = ['summary', 'timeseries', 'breakdown', 'duration', 'frequency', 'realtime'] as const;
 type Endpoint = (typeof ENDPOINTS)[number];
-const FILTERS = [
-  'page',
-  'entry_page',
-  'source',
-  'medium',
-  'campaign',
-  'referrer',
-  'country',
-  'device',
-  'browser',
-  'os',
-];
-const BREAKDOWNS = [
-  'page',
-  'entry_page',
-  'exit_page',
-  'source',
-  'medium',
-  'campaign',
-  'referrer',
-  'country',
-  'device',
-  'browser',
-  'os',
-  'start_reason',
-];
+// The api's own lists, so a new filter or breakdown is fuzzed as soon as it exists.
+const FILTERS: readonly string[] = FILTER_KEYS;
+const BREAKDOWNS: readonly string[] = API_BREAKDOWNS;
 
 function day(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
