@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { encodeKafkaEvent, type KafkaEvent, kafkaKey } from '@stint/collector/contract';
-import { createClickHouse, exec, migrate, queryRows } from '@stint/infra/clickhouse';
+import { createClickHouse, exec, ident, join, migrate, queryRows, sql } from '@stint/infra/clickhouse';
 import { createKafka, ensureTopic } from '@stint/infra/kafka';
 import { addSite, createToken } from '@stint/infra/registry';
 import { createLogger } from '@stint/infra/service';
@@ -326,6 +326,24 @@ async function benchFreshness(): Promise<void> {
     }
     const probes: Probe[] = [];
     const pending: Probe[] = [];
+    /** Marks the probes whose session row holds their event, as seen now. */
+    const pollProbes = async () => {
+      const ids = [...new Set(pending.map((p) => p.session))];
+      const rows = await queryRows<{ session_id: string; n: string }>(
+        client,
+        sql`SELECT session_id, max(events) AS n FROM ${ident(database)}.sessions_raw
+            WHERE session_id IN (${join(ids)}) GROUP BY session_id`,
+      );
+      const seenAt = performance.now();
+      const have = new Map(rows.map((r) => [r.session_id, Number(r.n)]));
+      for (let k = pending.length - 1; k >= 0; k--) {
+        const p = pending[k] as Probe;
+        if ((have.get(p.session) ?? 0) >= p.events) {
+          p.seenAt = seenAt;
+          pending.splice(k, 1);
+        }
+      }
+    };
     const seconds2: Array<{ visitor: string; at: number }> = [];
     let sent = 0;
     let failed = 0;
@@ -411,21 +429,7 @@ async function benchFreshness(): Promise<void> {
       tick++;
       // Poll for the pending probes' session rows every other tick (100 ms).
       if (tick % 2 === 0 && pending.length > 0) {
-        const ids = [...new Set(pending.map((p) => p.session))];
-        const rows = await queryRows<{ session_id: string; n: string }>(
-          client,
-          `SELECT session_id, max(events) AS n FROM ${database}.sessions_raw
-           WHERE session_id IN (${ids.map((x) => `'${x}'`).join(',')}) GROUP BY session_id`,
-        );
-        const seenAt = performance.now();
-        const have = new Map(rows.map((r) => [r.session_id, Number(r.n)]));
-        for (let k = pending.length - 1; k >= 0; k--) {
-          const p = pending[k] as Probe;
-          if ((have.get(p.session) ?? 0) >= p.events) {
-            p.seenAt = seenAt;
-            pending.splice(k, 1);
-          }
-        }
+        await pollProbes();
       }
       const next = started + tick * tickMs;
       const wait = next - performance.now();
@@ -436,21 +440,7 @@ async function benchFreshness(): Promise<void> {
     // Let the last probes arrive (10 s at most), polling as before.
     const deadline = performance.now() + 10_000;
     while (pending.length > 0 && performance.now() < deadline) {
-      const ids = [...new Set(pending.map((p) => p.session))];
-      const rows = await queryRows<{ session_id: string; n: string }>(
-        client,
-        `SELECT session_id, max(events) AS n FROM ${database}.sessions_raw
-         WHERE session_id IN (${ids.map((x) => `'${x}'`).join(',')}) GROUP BY session_id`,
-      );
-      const seenAt = performance.now();
-      const have = new Map(rows.map((r) => [r.session_id, Number(r.n)]));
-      for (let k = pending.length - 1; k >= 0; k--) {
-        const p = pending[k] as Probe;
-        if ((have.get(p.session) ?? 0) >= p.events) {
-          p.seenAt = seenAt;
-          pending.splice(k, 1);
-        }
-      }
+      await pollProbes();
       await sleep(100);
     }
     loads.freshness = load();
