@@ -32,6 +32,7 @@ import { type AuthHandle, type AuthOptions, clickHouseAuthDb, registerAuth } fro
 import type { Filters, ReportParams } from './queries/common.ts';
 import { FILTER_KEYS } from './queries/common.ts';
 import { bucketCount, type Interval } from './queries/timeseries.ts';
+import { cachedRunner, partsFingerprint, type ReportCacheOptions } from './report-cache.ts';
 import {
   breakdownReport,
   durationReport,
@@ -72,6 +73,11 @@ export interface ApiDeps {
   staticRoot?: string | null;
   /** [auth] Sign-in sessions (api/src/auth): options, or null to serve bearer tokens only. */
   auth?: AuthOptions | null;
+  /**
+   * Results of report queries kept in the process while the data they read is unchanged
+   * (src/report-cache.ts): options, or null for none. Default on.
+   */
+  reportCache?: ReportCacheOptions | null;
   /** [auth] Fastify's trustProxy (client address, protocol and host from X-Forwarded-*). Default off. */
   trustProxy?: FastifyServerOptions['trustProxy'];
 }
@@ -120,7 +126,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  const run: Runner = (q) => queryRows<Record<string, unknown>>(client, q);
+  const direct: Runner = (q) => queryRows<Record<string, unknown>>(client, q);
+  const run: Runner =
+    deps.reportCache === null
+      ? direct
+      : cachedRunner(direct, database, partsFingerprint(client, database), deps.reportCache).run;
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
@@ -319,8 +329,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (ctx, q) => ({
       site: ctx.site,
       timezone: ctx.timezone,
+      // Realtime's window moves with the clock: its SQL differs on every request, nothing to reuse.
       data: await realtimeReport(
-        run,
+        direct,
         { database, site: ctx.site, timezone: ctx.timezone, filters: filtersOf(q), now: new Date(now()) },
         q.limit,
       ),
