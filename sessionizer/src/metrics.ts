@@ -4,7 +4,17 @@ import type { Counters } from './state/index.ts';
 export function createMetrics() {
   const registry = new Registry();
   const counter = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
-  const gauge = (name: string, help: string) => new Gauge({ name, help, registers: [registry] });
+  // The state gauges cost a walk over every visitor state: they are computed when read (a scrape),
+  // once for all of them, not on every batch.
+  let source: () => void = () => undefined;
+  let readAt = Number.NEGATIVE_INFINITY;
+  const collect = () => {
+    const t = performance.now();
+    if (t - readAt < 100) return;
+    readAt = t;
+    source();
+  };
+  const gauge = (name: string, help: string) => new Gauge({ name, help, registers: [registry], collect });
   const m = {
     registry,
     events: counter('stint_sessionizer_events_total', 'Events sessionized (replays count again)'),
@@ -23,6 +33,10 @@ export function createMetrics() {
       'stint_sessionizer_reopened_sessions_total',
       'Final sessions that received events again',
     ),
+    pruned: counter(
+      'stint_sessionizer_pruned_states_total',
+      'Returning visitors whose earlier, final sessions were dropped from memory',
+    ),
     invalid: counter(
       'stint_sessionizer_invalid_messages_total',
       'Messages that are not a valid event (skipped)',
@@ -40,19 +54,28 @@ export function createMetrics() {
       registers: [registry],
     }),
     flushErrors: counter('stint_sessionizer_clickhouse_errors_total', 'Failed ClickHouse batch writes'),
-    clickhouseUp: gauge('stint_sessionizer_clickhouse_up', '1 while ClickHouse accepts writes'),
+    clickhouseUp: new Gauge({
+      name: 'stint_sessionizer_clickhouse_up',
+      help: '1 while ClickHouse accepts writes',
+      registers: [registry],
+    }),
     lag: new Gauge({
       name: 'stint_sessionizer_lag_messages',
       help: 'Messages behind the partition high watermark',
       labelNames: ['partition'],
       registers: [registry],
+      collect,
     }),
     openSessions: gauge('stint_sessionizer_open_sessions', 'Sessions not yet final, in memory'),
     visitorStates: gauge('stint_sessionizer_visitor_states', 'Visitor states in memory'),
     heldEvents: gauge('stint_sessionizer_held_events', 'Events held in memory for open visitor states'),
   };
   m.clickhouseUp.set(1);
-  return m;
+  /** Sets the function that fills the state gauges when they are read. */
+  const setGaugeSource = (fn: () => void) => {
+    source = fn;
+  };
+  return { ...m, setGaugeSource };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -65,6 +88,7 @@ const KEYS = [
   'duplicates',
   'corrections',
   'reopened',
+  'pruned',
 ] as const;
 
 /** Adds what a state's counters gained since `seen` to the metrics, and updates `seen`. */

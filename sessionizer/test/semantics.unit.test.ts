@@ -613,14 +613,19 @@ describe('session properties', () => {
   });
 
   it('a crash at any point followed by a replay from the last commit point gives the clean result', () => {
+    let pruned = 0;
     fc.assert(
       fc.property(
         arbStream,
         arbSettings,
         fc.array(fc.integer({ min: 0, max: 10_000 }), { minLength: 1, maxLength: 4 }),
         fc.integer({ min: 0, max: 10_000 }),
-        fc.constantFrom(1, 0.2, 0.05),
+        fc.constantFrom(4, 1, 0.2, 0.05),
         fc.record({
+          /** Cookieless ids: a new id each UTC day, carrying yesterday's. */
+          cookieless: fc.boolean(),
+          duplicates: fc.array(fc.integer({ min: 0, max: 59 }), { maxLength: 6 }),
+          duplicateDelays: fc.array(fc.constantFrom(0, 20 * MIN, 2 * H, 6 * H), { maxLength: 6 }),
           retentionMessages: fc.constantFrom(0, 3, 10_000),
           siteSkewMs: fc.constantFrom(0, 20 * MIN, H),
           /** How far the second site's events trail the first's. */
@@ -628,17 +633,29 @@ describe('session properties', () => {
           ticks: fc.array(fc.integer({ min: 0, max: 10_000 }), { maxLength: 4 }),
         }),
         (stream, settings, commitFractions, crashFraction, density, o) => {
-          // Denser streams make visitor states overlap, so commits fall inside evicted states' spans.
+          // Denser streams make visitor states overlap, so commits fall inside evicted states' spans;
+          // sparser ones bring visitors back after their horizon, so their old sessions are pruned.
           // Odd visitors belong to a second site whose event time trails (per-site watermarks).
           const base = Date.UTC(2024, 0, 31, 21, 0);
           const dense = stream.map((x) => {
             const other = Number(x.event.visitor_id.slice(-1)) % 2 === 1;
             const ts = base + Math.round((x.event.ts - base) * density) - (other ? o.siteLag : 0);
             const site_id = other ? 'other.example' : x.event.site_id;
-            return { ...x, event: { ...x.event, ts, received_at: ts, site_id } };
+            const day = Math.floor(ts / (24 * H));
+            const ids = o.cookieless
+              ? {
+                  visitor_id: `${x.event.visitor_id}@${day}`,
+                  prev_visitor_id: `${x.event.visitor_id}@${day - 1}`,
+                }
+              : {};
+            return { ...x, event: { ...x.event, ts, received_at: ts, site_id, ...ids } };
           });
           // Arrival with delays beyond the lateness: very late events, evictions, reopened sessions.
-          const events = [...dense]
+          // Some events arrive twice (a retried send), the copy up to hours later.
+          const copies = dense
+            .filter((_, i) => o.duplicates.includes(i))
+            .map((x, i) => ({ ...x, lateDelay: x.lateDelay + (o.duplicateDelays[i] ?? 0) }));
+          const events = [...dense, ...copies]
             .sort((a, b) => a.event.ts + a.lateDelay - (b.event.ts + b.lateDelay))
             .map((x) => x.event);
           const idleAt = Date.UTC(2030, 0, 1);
@@ -677,6 +694,7 @@ describe('session properties', () => {
             written.sessions.push(...out.sessions);
             written.events.push(...out.events);
           }
+          pruned += first.counters.pruned;
           const second = new PartitionState(stateConfig(opts), commit);
           for (let i = commit.offset; i < events.length; i++) {
             second.process({ offset: i, event: events[i] as KafkaEvent });
@@ -690,7 +708,70 @@ describe('session properties', () => {
           );
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 6000 },
     );
+    // The runs must have exercised the pruning of returning visitors' old sessions.
+    expect(pruned).toBeGreaterThan(0);
+  });
+
+  it('a visitor who returns every hour for a week keeps only its latest visit in memory', () => {
+    const opts = { latenessMs: 2 * MIN, retentionMs: 10 * MIN, retentionMessages: 0 };
+    const events: KafkaEvent[] = [];
+    for (let hour = 0; hour < 7 * 24; hour++) {
+      for (const m of [0, 3, 7]) events.push(ev(`h${hour}m${m}`, T0 + hour * H + m * MIN));
+    }
+    const state = new PartitionState(stateConfig(opts));
+    const sessions: SessionRow[] = [];
+    let maxHeld = 0;
+    events.forEach((event, offset) => {
+      state.process({ offset, event });
+      sessions.push(...state.drain().sessions);
+      maxHeld = Math.max(maxHeld, state.size().events);
+    });
+    // Each return (after more than gap + retention) drops the visits before it once they are final.
+    expect(maxHeld).toBeLessThanOrEqual(6);
+    expect(state.size().sessions).toBe(1);
+    expect(state.counters.pruned).toBe(7 * 24 - 1);
+    // The commit point follows: a replay needs only the last visit.
+    expect(state.commitPoint().offset).toBe(events.length - 3);
+    const truth = currentTruth(sessions);
+    expect(truth.sessions).toHaveLength(7 * 24);
+    expect(new Set(truth.sessions.map((s) => s.start_reason))).toEqual(new Set(['first_visit']));
+    expect(truth.sessions.every((s) => s.events === 3 && s.duration_s === 7 * 60)).toBe(true);
+  });
+
+  it('a returning visitor is not pruned while a copy of an old event came after its return', () => {
+    const opts = { latenessMs: 2 * MIN, retentionMs: 10 * MIN, retentionMessages: 0 };
+    const events = [
+      ev('a1', T0),
+      ev('a2', T0 + MIN),
+      // Back after more than gap + retention (41 min), but the watermark is not past the old visit yet.
+      ev('b1', T0 + 41 * MIN + 30 * S),
+      // A retried send of a1: a replay from b1 would see it without a1 and take it for a new event.
+      ev('a1', T0),
+      ev('b2', T0 + 44 * MIN),
+      ev('b3', T0 + 46 * MIN),
+    ];
+    const clean = runStateMachine(events, { ...opts, idleAt: T0 + 5 * H });
+    const first = new PartitionState(stateConfig(opts));
+    const written = { sessions: [] as SessionRow[], events: [] as typeof clean.events };
+    events.forEach((event, offset) => {
+      first.process({ offset, event });
+      const out = first.drain();
+      written.sessions.push(...out.sessions);
+      written.events.push(...out.events);
+    });
+    expect(first.counters.pruned).toBe(0);
+    const p = first.commitPoint();
+    expect(p.offset).toBe(0);
+    const second = new PartitionState(stateConfig(opts), p);
+    for (let offset = p.offset; offset < events.length; offset++) {
+      second.process({ offset, event: events[offset] as KafkaEvent });
+    }
+    second.tick(T0 + 5 * H);
+    const out = second.drain();
+    written.sessions.push(...out.sessions);
+    written.events.push(...out.events);
+    expect(comparable(written.sessions, written.events)).toEqual(comparable(clean.sessions, clean.events));
   });
 });

@@ -78,7 +78,8 @@ interface VisitorState {
    * change them, so `rewrite` skips them (a state kept long holds many final sessions).
    */
   settled: number;
-  eventIds: Set<string>;
+  /** Held events by id (duplicates are found here). */
+  eventIds: Map<string, HeldEvent>;
   /** Live session rows as last written, by session id. */
   written: Map<string, Written>;
   maxTs: number;
@@ -86,6 +87,13 @@ interface VisitorState {
   maxOffset: number;
   /** The watermark input before this state's first message: what a replay from there starts with. */
   before: WatermarkInput;
+  /**
+   * A possible cut (see `prune`): the offset of the message that came back after more than gap +
+   * retention, the watermark input before it, and the watermark from which the events before it may go.
+   */
+  cutOffset: number;
+  cutBefore: WatermarkInput | null;
+  cutDue: number;
   scheduledAt: number;
   /** The offset from which the state may be dropped (see `retentionMessages`), once scheduled. */
   offsetDue: number;
@@ -108,6 +116,7 @@ export function emptyCounters(): Counters {
     duplicates: 0,
     corrections: 0,
     reopened: 0,
+    pruned: 0,
   };
 }
 
@@ -231,6 +240,14 @@ export class PartitionState {
     if (!st) {
       if (e.ts < w) c.veryLateWithoutState++;
       st = this.create(e, offset);
+    } else {
+      const gapMs = this.config.settingsFor(site).gapMs;
+      if (e.ts - st.maxTs > gapMs + this.config.retentionMs) {
+        // The visitor is back after more than the horizon: the events before may be cut off (`prune`).
+        st.cutOffset = offset;
+        st.cutBefore = this.input();
+        st.cutDue = st.maxTs + gapMs + this.config.retentionMs;
+      }
     }
     st.maxOffset = offset;
     if (e.ts > this.maxTs) {
@@ -241,8 +258,11 @@ export class PartitionState {
       this.siteMaxTs.set(site, e.ts);
       this.snapshot = null;
     }
-    if (st.eventIds.has(e.event_id)) c.duplicates++;
-    else {
+    const held = st.eventIds.get(e.event_id);
+    if (held) {
+      c.duplicates++;
+      held.dupOffset = offset;
+    } else {
       this.insert(st, { e, offset, writtenSession: '', rowVersion: 0 });
       this.dirty.add(st);
     }
@@ -330,12 +350,15 @@ export class PartitionState {
       events: [],
       split: null,
       settled: 0,
-      eventIds: new Set(),
+      eventIds: new Map(),
       written: new Map(),
       maxTs: Number.NEGATIVE_INFINITY,
       minOffset: offset,
       maxOffset: offset,
       before: this.input(),
+      cutOffset: -1,
+      cutBefore: null,
+      cutDue: Number.POSITIVE_INFINITY,
       scheduledAt: Number.POSITIVE_INFINITY,
       offsetDue: Number.POSITIVE_INFINITY,
       evicted: false,
@@ -366,7 +389,7 @@ export class PartitionState {
       ev.splice(i, 0, h);
       st.split = null;
     }
-    st.eventIds.add(h.e.event_id);
+    st.eventIds.set(h.e.event_id, h);
     if (h.e.ts > st.maxTs) st.maxTs = h.e.ts;
   }
 
@@ -408,6 +431,7 @@ export class PartitionState {
   private settle(st: VisitorState, version: number, updatedMs: number): void {
     const w = this.watermarkOf(st.site);
     const next = this.rewrite(st, version, updatedMs, w);
+    if (st.cutBefore !== null && w > st.cutDue) this.prune(st);
     const gap = this.config.settingsFor(st.site).gapMs;
     if (w > st.maxTs + gap + this.config.retentionMs) {
       const due = st.maxOffset + this.config.retentionMessages;
@@ -532,6 +556,69 @@ export class PartitionState {
     updatedMs: number,
   ): SessionRow {
     return sessionRow(st.events, span, final, version, dateTime(updatedMs));
+  }
+
+  /**
+   * Drops a returning visitor's events from before its cut, so a visitor who keeps coming back does not
+   * keep every past session in memory (and does not hold the commit point back). The state left is the
+   * one a replay starting at the cut's message would build: every event before the cut came earlier in
+   * the log (duplicates included) and ended more than gap + retention before the events after it, so
+   * the sessions after it start as `first_visit` either way, and the sessions before it are final and
+   * written. Like an evicted state, the dropped part is remembered as a span for the commit point.
+   * When the log does not allow the cut (a late event landed in the prefix), it is given up.
+   */
+  private prune(st: VisitorState): void {
+    const cut = st.cutOffset;
+    const before = st.cutBefore as WatermarkInput;
+    st.cutBefore = null;
+    st.cutDue = Number.POSITIVE_INFINITY;
+    const events = st.events;
+    let i = 0;
+    let prefixMax = -1;
+    while (i < events.length && (events[i] as HeldEvent).offset < cut) {
+      const h = events[i] as HeldEvent;
+      prefixMax = Math.max(prefixMax, h.offset, h.dupOffset ?? -1);
+      i++;
+    }
+    if (i === 0 || prefixMax >= cut) return;
+    for (let j = i; j < events.length; j++) if ((events[j] as HeldEvent).offset < cut) return;
+    const split = st.split;
+    if (split === null) return;
+    const k = split.spans.findIndex((span) => span.start === i);
+    if (k < 1 || (split.spans[k] as Span).reason !== 'first_visit') return;
+    // Rows owed for the dropped sessions are built while their spans still index `events`.
+    this.materialize(st);
+    for (let j = 0; j < k; j++) {
+      const opening = events[(split.spans[j] as Span).start] as HeldEvent;
+      if (opening.openId !== undefined) st.written.delete(opening.openId);
+    }
+    for (let j = 0; j < i; j++) st.eventIds.delete((events[j] as HeldEvent).e.event_id);
+    this.evicted.push({ minOffset: st.minOffset, maxOffset: prefixMax, before: st.before });
+    const spans = split.spans.slice(k);
+    for (const span of spans) {
+      span.start -= i;
+      span.end -= i;
+    }
+    split.spans = spans;
+    split.covered -= i;
+    st.settled = Math.max(0, st.settled - k);
+    st.events = events.slice(i);
+    st.minOffset = cut;
+    st.before = before;
+    // Keep only the ids a replay from the cut would route here: the ids of the events kept and
+    // yesterday's id carried by the message at the cut.
+    const keep = new Set<string>();
+    for (const h of st.events) {
+      keep.add(h.e.visitor_id);
+      if (h.offset === cut && h.e.prev_visitor_id !== null) keep.add(h.e.prev_visitor_id);
+    }
+    const byVisitor = this.bySite.get(st.site);
+    st.keys = st.keys.filter((key) => {
+      if (keep.has(key)) return true;
+      if (byVisitor?.get(key) === st) byVisitor.delete(key);
+      return false;
+    });
+    this.counters.pruned++;
   }
 
   private evict(st: VisitorState): void {

@@ -16,6 +16,8 @@ export interface HeldEvent {
   writtenSession: string;
   /** The version of this event's row owed to the next drain; 0 when none is owed. */
   rowVersion: number;
+  /** The offset of the last duplicate of this event seen, if any. */
+  dupOffset?: number;
   /** Local calendar day in the site's time zone, computed on demand. */
   day?: string;
   /** The id of the session this event opens, computed on demand. */

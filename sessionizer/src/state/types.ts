@@ -147,6 +147,8 @@ export interface Counters {
   corrections: number;
   /** Sessions that were final and received an event again. */
   reopened: number;
+  /** Returning visitors whose sessions from before their return were dropped from memory. */
+  pruned: number;
 }
 
 export interface RowSink {
