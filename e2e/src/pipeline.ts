@@ -93,16 +93,22 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
+/**
+ * A port that is free now, for a service that binds it later (and again after a restart). Chosen at
+ * random below Linux's ephemeral range (32768+), where neither `listen(0)` nor outgoing connections of
+ * the other test workers take ports, so the window between this check and the bind is not a race.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
+  for (let attempt = 0; ; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+    if (attempt > 50) throw new Error('no free port found between 20000 and 32000');
+  }
 }
 
 function tail(file: string, lines: number): string {
