@@ -4,8 +4,10 @@
  * of a busy second costs one row per flush, not one per event. Writes are idempotent (ReplacingMergeTree
  * by version), so a flush that fails half-way is simply retried whole.
  */
-import { type ClickHouseClient, insertRows } from '@stint/infra/clickhouse';
+import { Readable } from 'node:stream';
+import type { ClickHouseClient } from '@stint/infra/clickhouse';
 import type { EventRow, RowSink, SessionRow } from './state/index.ts';
+import { EVENT_COLUMNS, eventLine, SESSION_COLUMNS, sessionLine, tsvBody } from './tsv.ts';
 
 export interface SinkStats {
   /** Milliseconds of each successful flush. */
@@ -40,8 +42,8 @@ export class ClickHouseSink {
     this.sessions = new Map();
     const started = performance.now();
     try {
-      await insertRows(this.client, `${this.database}.events_raw`, [...events.values()] as never[]);
-      await insertRows(this.client, `${this.database}.sessions_raw`, [...sessions.values()] as never[]);
+      await this.insert('events_raw', EVENT_COLUMNS, tsvBody(events.values(), eventLine));
+      await this.insert('sessions_raw', SESSION_COLUMNS, tsvBody(sessions.values(), sessionLine));
     } catch (err) {
       // Put the rows back under anything newer that arrived meanwhile.
       for (const [k, r] of events) if (!this.events.has(k)) this.events.set(k, r);
@@ -49,5 +51,16 @@ export class ClickHouseSink {
       throw err;
     }
     this.stats.onFlush?.(performance.now() - started, { events: events.size, sessions: sessions.size });
+  }
+
+  /** One TabSeparated insert (see `tsv.ts`); the table name is one of ours, never input. */
+  private async insert(table: string, columns: readonly string[], body: string): Promise<void> {
+    if (body === '') return;
+    await this.client.insert({
+      table: `${this.database}.${table}`,
+      columns: columns as [string, ...string[]],
+      format: 'TabSeparated',
+      values: Readable.from([Buffer.from(body)], { objectMode: false }),
+    });
   }
 }

@@ -128,6 +128,7 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
     },
   });
   const partitions = new Map<number, Partition>();
+  metrics.setGaugeSource(updateGauges);
   let generation = 0;
   let consumer: Consumer | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -305,7 +306,6 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
     if (sink.size >= flushRows || now() - lastFlush >= flushIntervalMs) {
       await flushBehind(heartbeat, isRunning);
     }
-    updateGauges();
   }
 
   /**
@@ -342,7 +342,6 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
       p.state.tick(t, (site) => t - (p.siteSeenAt.get(site) ?? 0) >= idleMs);
       sink.add(p.state.drain());
     }
-    updateGauges();
     if (sink.size > 0 && t - lastFlush >= flushIntervalMs) {
       flushAndCommit().catch(() => undefined);
     }

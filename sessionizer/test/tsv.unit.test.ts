@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import type { EventRow, SessionRow } from '../src/state/index.ts';
+import { EVENT_COLUMNS, eventLine, SESSION_COLUMNS, sessionLine, tsvBody, tsvString } from '../src/tsv.ts';
+
+/** A row whose every String column holds its own name and every numeric column its position. */
+function labelled<Row>(columns: readonly string[], numeric: readonly string[]): Row {
+  return Object.fromEntries(columns.map((c, i) => [c, numeric.includes(c) ? i : c])) as Row;
+}
+
+describe('TabSeparated bodies', () => {
+  it('escape backslash, tab, line feed and carriage return and leave everything else as it is', () => {
+    expect(tsvString('plain / ünïcødé 🎉 "q" \'s\' \u0000')).toBe('plain / ünïcødé 🎉 "q" \'s\' \u0000');
+    expect(tsvString('a\\b\tc\nd\re\\N')).toBe('a\\\\b\\tc\\nd\\re\\\\N');
+    expect(tsvString('')).toBe('');
+  });
+
+  it('write every column of an events_raw row in the column order', () => {
+    const numeric = ['ts_ms', 'engaged_ms', 'scroll_depth', 'version'];
+    const line = eventLine(labelled<EventRow>(EVENT_COLUMNS, numeric));
+    expect(line.split('\t')).toEqual(EVENT_COLUMNS.map((c, i) => (numeric.includes(c) ? String(i) : c)));
+  });
+
+  it('write every column of a sessions_raw row in the column order', () => {
+    const numeric = [
+      'duration_s',
+      'pageviews',
+      'events',
+      'engaged_ms',
+      'max_scroll_depth',
+      'is_bounce',
+      'is_engaged',
+      'has_conversion',
+      'is_final',
+      'deleted',
+      'version',
+    ];
+    const line = sessionLine(labelled<SessionRow>(SESSION_COLUMNS, numeric));
+    expect(line.split('\t')).toEqual(SESSION_COLUMNS.map((c, i) => (numeric.includes(c) ? String(i) : c)));
+  });
+
+  it('end every line with a line feed, and an empty body is empty', () => {
+    expect(tsvBody(['a', 'b\tc'], (s) => tsvString(s))).toBe('a\nb\\tc\n');
+    expect(tsvBody([], (s: string) => s)).toBe('');
+  });
+});
