@@ -8,9 +8,14 @@
  *       from the collector's acknowledgement to the session row being visible in ClickHouse;
  *   (d) memory per open session (heap of the state machine's state / open sessions).
  * The machine is shared: every figure is printed with the load average at the time it was measured.
+ * `--profile FILE.cpuprofile` writes a CPU profile of the sessionizer phase of (b) only (not the
+ * producer or the bare loop); `--topic NAME` reuses a topic an earlier run produced (with the same
+ * `--events`) instead of producing again.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -33,6 +38,8 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'machine,memory,e2e,freshness' },
     rate: { type: 'string', default: '10000' },
     seconds: { type: 'string', default: '20' },
+    profile: { type: 'string' },
+    topic: { type: 'string' },
   },
 });
 const N = Number(values.events);
@@ -162,10 +169,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // ---------------------------------------------------------------------------------------------------
 // (b) End to end: pre-produced topic → sessionizer → ClickHouse, beside a bare consume loop.
 
-async function benchEndToEnd(): Promise<void> {
-  await freshDatabase();
-  const client = createClickHouse({ database });
-  const topic = `bench.sessionizer.${Date.now()}`;
+/** Produces the benchmark stream to a fresh topic; returns the number of events. */
+async function produceStream(topic: string): Promise<number> {
   const partitions = 4;
   await ensureTopic(kafka, topic, partitions);
   // Live traffic: the stream's times shifted to end now, so sessions behave as they would live.
@@ -185,6 +190,17 @@ async function benchEndToEnd(): Promise<void> {
   }
   await producer.disconnect();
   say(`  produced in ${round((performance.now() - p0) / 1000)} s`);
+  return events.length;
+}
+
+async function benchEndToEnd(): Promise<void> {
+  await freshDatabase();
+  const client = createClickHouse({ database });
+  const topic = values.topic ?? `bench.sessionizer.${Date.now()}`;
+  const count = values.topic ? N : await produceStream(topic);
+  if (values.topic) say(`end to end: reusing ${topic} (${count} events expected)…`);
+  // The events are garbage by now: the sessionizer's heap is measured without them.
+  gc();
 
   // Bare kafkajs: count messages (and parse them, as any consumer must), nothing else.
   const bare = kafka.consumer({ groupId: `bench-bare-${Date.now()}`, maxBytesPerPartition: 4 * 1024 * 1024 });
@@ -200,11 +216,11 @@ async function benchEndToEnd(): Promise<void> {
     eachBatch: async ({ batch }) => {
       for (const m of batch.messages) if (m.value) JSON.parse(m.value.toString('utf8'));
       seen += batch.messages.length;
-      if (seen >= events.length) bareDone();
+      if (seen >= count) bareDone();
     },
   });
   await bareFinished;
-  const bareRate = events.length / ((performance.now() - b0) / 1000);
+  const bareRate = count / ((performance.now() - b0) / 1000);
   await bare.disconnect();
   say(`  bare kafkajs consume loop: ${Math.round(bareRate)} events/s`);
 
@@ -216,6 +232,12 @@ async function benchEndToEnd(): Promise<void> {
     groupId: `bench-sessionizer-${Date.now()}`,
     log,
   });
+  const profiler = values.profile ? new Session() : null;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   const s0 = performance.now();
   const c0 = process.cpuUsage();
   await sessionizer.start();
@@ -226,12 +248,18 @@ async function benchEndToEnd(): Promise<void> {
       `SELECT uniqExact(event_id) AS n FROM ${database}.events_raw`,
     );
     stored = Number(row?.n ?? 0);
-    if (stored >= events.length) break;
-    if (performance.now() - s0 > 240_000) throw new Error(`only ${stored} of ${events.length} events stored`);
+    if (stored >= count) break;
+    if (performance.now() - s0 > 240_000) throw new Error(`only ${stored} of ${count} events stored`);
     await sleep(200);
   }
   const seconds = (performance.now() - s0) / 1000;
   const cpuSeconds = cpuMs(c0) / 1000;
+  if (profiler && values.profile) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(values.profile, JSON.stringify(profile));
+    profiler.disconnect();
+    say(`  CPU profile of the sessionizer phase → ${values.profile}`);
+  }
   const flushes = (await sessionizer.metrics.flushSeconds.get()).values;
   const flushSum = flushes.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
   const flushCount = flushes.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
@@ -242,18 +270,18 @@ async function benchEndToEnd(): Promise<void> {
   await client.close();
   loads.e2e = load();
   say(
-    `  sessionizer: ${events.length} events in ${round(seconds)} s (${round(cpuSeconds)} CPU s in this process), ${sessions?.n} sessions`,
+    `  sessionizer: ${count} events in ${round(seconds)} s (${round(cpuSeconds)} CPU s in this process), ${sessions?.n} sessions`,
   );
   figures.push(
     {
       name: 'end to end events/s (Kafka → ClickHouse)',
-      value: Math.round(events.length / seconds),
+      value: Math.round(count / seconds),
       unit: 'events/s',
       target: '≥ 50000',
     },
     {
       name: 'end to end events per sessionizer CPU second',
-      value: Math.round(events.length / cpuSeconds),
+      value: Math.round(count / cpuSeconds),
       unit: 'events/s',
     },
     { name: 'bare kafkajs consume loop events/s', value: Math.round(bareRate), unit: 'events/s' },
