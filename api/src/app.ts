@@ -29,6 +29,7 @@ import {
 import type { z } from 'zod';
 // [auth] dashboard sign-in sessions (issue 7): see api/src/auth and api/SECURITY.md.
 import { type AuthHandle, type AuthOptions, clickHouseAuthDb, registerAuth } from './auth/index.ts';
+import { listParts, withCleanPartitions } from './partitions.ts';
 import type { Filters, ReportParams } from './queries/common.ts';
 import { FILTER_KEYS } from './queries/common.ts';
 import { bucketCount, type Interval } from './queries/timeseries.ts';
@@ -78,6 +79,11 @@ export interface ApiDeps {
    * (src/report-cache.ts): options, or null for none. Default on.
    */
   reportCache?: ReportCacheOptions | null;
+  /**
+   * Skip FINAL in months whose only part is merged, checked against a second listing of the parts
+   * after each report (src/partitions.ts). Default on.
+   */
+  skipFinalWhereMerged?: boolean;
   /** [auth] Fastify's trustProxy (client address, protocol and host from X-Forwarded-*). Default off. */
   trustProxy?: FastifyServerOptions['trustProxy'];
 }
@@ -254,9 +260,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const base = { database, site: ctx.site, timezone: ctx.timezone, filters: filtersOf(q) };
     const iso = (x: ResolvedRange) => ({ from: x.from.toISOString(), to: x.to.toISOString() });
     const wantPrevious = q.compare === 'previous';
+    const one = (range: ResolvedRange) =>
+      deps.skipFinalWhereMerged === false
+        ? report({ ...base, from: range.from, to: range.to })
+        : withCleanPartitions(
+            () => listParts(client, database),
+            (clean) => report({ ...base, from: range.from, to: range.to, ...(clean ? { clean } : {}) }),
+          );
     const [data, previous] = await Promise.all([
-      report({ ...base, from: r.from, to: r.to }),
-      wantPrevious ? report({ ...base, ...r.previous }) : Promise.resolve(undefined),
+      one(r),
+      wantPrevious ? one(r.previous) : Promise.resolve(undefined),
     ]);
     return {
       site: ctx.site,

@@ -70,31 +70,43 @@ LIMIT ${limit}`;
 export function breakdownQuery(p: ReportParams, by: Breakdown, limit: number): RawSql {
   const selection = sessionSelection(p);
   if (by === 'page') {
+    // One pass keyed by session id over the selected sessions and the page views of the range (instead
+    // of grouping page views by session and path and joining): each selected session gathers the paths
+    // of its page views, then counts once under each distinct path. Page views of sessions that are not
+    // selected (or not live) fall away with HAVING.
+    const sessionCols = ['session_id', 'visitor_id', 'is_bounce', 'duration_s', 'is_engaged'];
     return finish(
       sql`
 SELECT
   path AS key,
   uniqExact(s_visitor_id) AS visitors,
   count() AS sessions,
-  sum(path_pageviews) AS pageviews,
+  sum(countEqual(paths, path)) AS pageviews,
   sum(s_is_bounce) AS bounces,
   sum(s_duration_s) AS total_duration_s,
   sum(s_is_engaged) AS engaged_sessions
 FROM
 (
-  SELECT session_id, path, count() AS path_pageviews
-  FROM ${eventsIn(p, p.from, new Date(p.to.getTime() + EVENT_SLACK_S * 1000), ['session_id', 'name', 'path'])}
-  WHERE site_id = ${p.site} AND name = 'pageview' AND ts >= ${dateTime(p.from)} AND ts < ${eventsUntil(p)}
-    AND session_id IN (SELECT session_id FROM ${rangeSessions(p, ['session_id'])} WHERE ${selection})
-  GROUP BY session_id, path
-) AS pv
-ALL INNER JOIN
-(
-  SELECT session_id, visitor_id AS s_visitor_id, is_bounce AS s_is_bounce, duration_s AS s_duration_s,
-    is_engaged AS s_is_engaged
-  FROM ${rangeSessions(p, ['session_id', 'visitor_id', 'is_bounce', 'duration_s', 'is_engaged'])}
-  WHERE ${selection}
-) AS s USING session_id
+  SELECT
+    anyIf(visitor_id, is_session = 1) AS s_visitor_id,
+    maxIf(is_bounce, is_session = 1) AS s_is_bounce,
+    maxIf(duration_s, is_session = 1) AS s_duration_s,
+    maxIf(is_engaged, is_session = 1) AS s_is_engaged,
+    groupArrayIf(path, is_session = 0) AS paths
+  FROM
+  (
+    SELECT session_id, visitor_id, is_bounce, duration_s, is_engaged, toUInt8(1) AS is_session, '' AS path
+    FROM ${rangeSessions(p, sessionCols)}
+    WHERE ${selection}
+    UNION ALL
+    SELECT session_id, '', toUInt8(0), toUInt32(0), toUInt8(0), toUInt8(0), path
+    FROM ${eventsIn(p, p.from, new Date(p.to.getTime() + EVENT_SLACK_S * 1000), ['session_id', 'name', 'path'])}
+    WHERE site_id = ${p.site} AND name = 'pageview' AND ts >= ${dateTime(p.from)} AND ts < ${eventsUntil(p)}
+  )
+  GROUP BY session_id
+  HAVING max(is_session) = 1
+)
+ARRAY JOIN arrayDistinct(paths) AS path
 GROUP BY key`,
       limit,
     );

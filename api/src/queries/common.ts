@@ -52,6 +52,18 @@ export interface ReportParams {
   /** Exclusive UTC end. */
   to: Date;
   filters: Filters;
+  /**
+   * Months (YYYYMM, the partitions of `sessions_raw` / `events_raw`) known to hold exactly one active
+   * part that is the product of a merge, so no two rows share a sort key there and each row is its id's
+   * latest version: FINAL may be skipped in them (see `cleanPartitions` in src/partitions.ts, which
+   * also makes sure nothing changed while the query ran). Absent: FINAL everywhere.
+   */
+  clean?: CleanPartitions;
+}
+
+export interface CleanPartitions {
+  sessions: readonly number[];
+  events: readonly number[];
 }
 
 /**
@@ -65,26 +77,52 @@ export interface ReportParams {
  * about twice as much on a month of sessions.
  */
 export function sessionsIn(
-  p: Pick<ReportParams, 'database' | 'site'>,
+  p: Pick<ReportParams, 'database' | 'site' | 'clean'>,
   from: Date | null,
   to: Date,
   columns: readonly string[],
 ): RawSql {
   const lower = from === null ? sql`` : sql` AND started_at >= ${dateTime(from)}`;
   const cols = raw(unique(['site_id', 'started_at', ...columns]).join(', '));
-  return sql`(SELECT ${cols} FROM (SELECT ${cols}, deleted FROM ${ident(p.database)}.sessions_raw FINAL
-    WHERE site_id = ${p.site}${lower} AND started_at < ${dateTime(to)}) WHERE deleted = 0)`;
+  const where = sql`site_id = ${p.site}${lower} AND started_at < ${dateTime(to)}`;
+  const table = sql`${ident(p.database)}.sessions_raw`;
+  const months = p.clean?.sessions ?? [];
+  if (months.length === 0) {
+    return sql`(SELECT ${cols} FROM (SELECT ${cols}, deleted FROM ${table} FINAL
+    WHERE ${where}) WHERE deleted = 0)`;
+  }
+  // Merged single-part months read as they are (in parallel); the others through FINAL.
+  return sql`(SELECT ${cols} FROM ${table}
+    WHERE ${where} AND toYYYYMM(started_at) IN (${join(
+      months.map((m) => sql`${m}`),
+      ', ',
+    )}) AND deleted = 0
+  UNION ALL
+  SELECT ${cols} FROM (SELECT ${cols}, deleted FROM ${table} FINAL
+    WHERE ${where} AND toYYYYMM(started_at) NOT IN (${join(
+      months.map((m) => sql`${m}`),
+      ', ',
+    )})) WHERE deleted = 0)`;
 }
 
 export function eventsIn(
-  p: Pick<ReportParams, 'database' | 'site'>,
+  p: Pick<ReportParams, 'database' | 'site' | 'clean'>,
   from: Date,
   to: Date,
   columns: readonly string[],
 ): RawSql {
   const cols = raw(unique(['site_id', 'ts', ...columns]).join(', '));
-  return sql`(SELECT ${cols} FROM ${ident(p.database)}.events_raw FINAL
-    WHERE site_id = ${p.site} AND ts >= ${dateTime(from)} AND ts < ${dateTime(to)})`;
+  const where = sql`site_id = ${p.site} AND ts >= ${dateTime(from)} AND ts < ${dateTime(to)}`;
+  const table = sql`${ident(p.database)}.events_raw`;
+  const months = p.clean?.events ?? [];
+  if (months.length === 0) return sql`(SELECT ${cols} FROM ${table} FINAL WHERE ${where})`;
+  const list = join(
+    months.map((m) => sql`${m}`),
+    ', ',
+  );
+  return sql`(SELECT ${cols} FROM ${table} WHERE ${where} AND toYYYYMM(ts) IN (${list})
+  UNION ALL
+  SELECT ${cols} FROM ${table} FINAL WHERE ${where} AND toYYYYMM(ts) NOT IN (${list}))`;
 }
 
 function unique(xs: readonly string[]): string[] {
