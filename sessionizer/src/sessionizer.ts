@@ -8,11 +8,11 @@
  * rebalance or after a crash, a partition's state is rebuilt by replaying from that commit, which
  * rewrites the same rows with the same versions. See README.md for the argument.
  */
-import { decodeKafkaEvent } from '@stint/collector/contract';
 import type { ClickHouseClient } from '@stint/infra/clickhouse';
 import type { Consumer, EachBatchPayload, Kafka } from '@stint/infra/kafka';
 import type { Logger } from '@stint/infra/service';
 import { ClickHouseSink } from './clickhouse-sink.ts';
+import { decodeEvent } from './decode.ts';
 import { addCounters, createMetrics, type Metrics } from './metrics.ts';
 import { SiteSettingsCache } from './site-settings.ts';
 import {
@@ -280,7 +280,7 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
       if (offset < p.state.nextOffset) continue; // already in this state (a re-fetch)
       if (!m.value) continue;
       try {
-        const event = decodeKafkaEvent(m.value);
+        const event = decodeEvent(m.value);
         records.push({ offset, event });
         siteIds.add(event.site_id);
       } catch (err) {
