@@ -42,8 +42,13 @@ export class ClickHouseSink {
     this.sessions = new Map();
     const started = performance.now();
     try {
-      await this.insert('events_raw', EVENT_COLUMNS, tsvBody(events.values(), eventLine));
-      await this.insert('sessions_raw', SESSION_COLUMNS, tsvBody(sessions.values(), sessionLine));
+      // Both tables at once (the server parses them on two cores); settled both before a retry, so
+      // that one flush never overlaps the next.
+      const results = await Promise.allSettled([
+        this.insert('events_raw', EVENT_COLUMNS, tsvBody(events.values(), eventLine)),
+        this.insert('sessions_raw', SESSION_COLUMNS, tsvBody(sessions.values(), sessionLine)),
+      ]);
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
     } catch (err) {
       // Put the rows back under anything newer that arrived meanwhile.
       for (const [k, r] of events) if (!this.events.has(k)) this.events.set(k, r);

@@ -103,15 +103,18 @@ const n = String;
 
 const s = tsvString;
 
+// Columns the state machine derives itself (DateTime text from `dateTime`, hex session ids, the start
+// reason enum) hold no character to escape and go as they are.
+
 /** One `events_raw` row as a TabSeparated line (without its line feed), columns in `EVENT_COLUMNS` order. */
 export function eventLine(r: EventRow): string {
   return [
     s(r.site_id),
     s(r.event_id),
-    s(r.ts),
+    r.ts,
     n(r.ts_ms),
-    s(r.received_at),
-    s(r.session_id),
+    r.received_at,
+    r.session_id,
     s(r.visitor_id),
     s(r.name),
     s(r.url),
@@ -144,10 +147,10 @@ export function eventLine(r: EventRow): string {
 export function sessionLine(r: SessionRow): string {
   return [
     s(r.site_id),
-    s(r.session_id),
+    r.session_id,
     s(r.visitor_id),
-    s(r.started_at),
-    s(r.ended_at),
+    r.started_at,
+    r.ended_at,
     n(r.duration_s),
     n(r.pageviews),
     n(r.events),
@@ -173,11 +176,11 @@ export function sessionLine(r: SessionRow): string {
     s(r.device),
     s(r.browser),
     s(r.os),
-    s(r.start_reason),
+    r.start_reason,
     n(r.is_final),
     n(r.deleted),
     n(r.version),
-    s(r.updated_at),
+    r.updated_at,
   ].join('\t');
 }
 
