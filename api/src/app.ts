@@ -29,11 +29,11 @@ import {
 import type { z } from 'zod';
 // [auth] dashboard sign-in sessions (issue 7): see api/src/auth and api/SECURITY.md.
 import { type AuthHandle, type AuthOptions, clickHouseAuthDb, registerAuth } from './auth/index.ts';
-import { listParts, withCleanPartitions } from './partitions.ts';
+import { listParts } from './partitions.ts';
 import type { Filters, ReportParams } from './queries/common.ts';
 import { FILTER_KEYS } from './queries/common.ts';
 import { bucketCount, type Interval } from './queries/timeseries.ts';
-import { cachedRunner, partsFingerprint, type ReportCacheOptions } from './report-cache.ts';
+import { ReportCache, type ReportCacheOptions, runReport } from './report-cache.ts';
 import {
   breakdownReport,
   durationReport,
@@ -133,10 +133,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   const direct: Runner = (q) => queryRows<Record<string, unknown>>(client, q);
-  const run: Runner =
-    deps.reportCache === null
-      ? direct
-      : cachedRunner(direct, database, partsFingerprint(client, database), deps.reportCache).run;
+  const reportRun = {
+    database,
+    direct,
+    list: () => listParts(client, database),
+    cache: deps.reportCache === null ? null : new ReportCache(deps.reportCache),
+    skipFinal: deps.skipFinalWhereMerged !== false,
+  };
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
@@ -252,7 +255,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   async function ranged<T>(
     ctx: SiteContext,
     q: RangeQuery,
-    report: (p: ReportParams) => Promise<T>,
+    report: (run: Runner, p: ReportParams) => Promise<T>,
     check?: (r: ResolvedRange) => void,
   ) {
     const r = range(q, ctx.timezone);
@@ -261,12 +264,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const iso = (x: ResolvedRange) => ({ from: x.from.toISOString(), to: x.to.toISOString() });
     const wantPrevious = q.compare === 'previous';
     const one = (range: ResolvedRange) =>
-      deps.skipFinalWhereMerged === false
-        ? report({ ...base, from: range.from, to: range.to })
-        : withCleanPartitions(
-            () => listParts(client, database),
-            (clean) => report({ ...base, from: range.from, to: range.to, ...(clean ? { clean } : {}) }),
-          );
+      runReport(reportRun, (run, clean) =>
+        report(run, { ...base, from: range.from, to: range.to, ...(clean ? { clean } : {}) }),
+      );
     const [data, previous] = await Promise.all([
       one(r),
       wantPrevious ? one(r.previous) : Promise.resolve(undefined),
@@ -312,27 +312,27 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   };
 
   route('summary', 'Every session metric over the range', RangeQuery, SummaryResponse, (ctx, q) =>
-    ranged(ctx, q, (p) => summaryReport(run, p)),
+    ranged(ctx, q, (run, p) => summaryReport(run, p)),
   );
   route(
     'timeseries',
     'Session metrics per hour, day, week or month',
     TimeseriesQuery,
     TimeseriesResponse,
-    (ctx, q) => ranged(ctx, q, (p) => timeseriesReport(run, p, q.interval), checkBuckets(q.interval)),
+    (ctx, q) => ranged(ctx, q, (run, p) => timeseriesReport(run, p, q.interval), checkBuckets(q.interval)),
   );
   route('breakdown', 'Top values of a dimension', BreakdownQuery, BreakdownResponse, (ctx, q) =>
-    ranged(ctx, q, (p) => breakdownReport(run, p, q.by, q.limit)),
+    ranged(ctx, q, (run, p) => breakdownReport(run, p, q.by, q.limit)),
   );
   route('duration', 'Session duration histogram, median and p90', RangeQuery, DurationResponse, (ctx, q) =>
-    ranged(ctx, q, (p) => durationReport(run, p)),
+    ranged(ctx, q, (run, p) => durationReport(run, p)),
   );
   route(
     'frequency',
     'Sessions per visitor, days since the previous session, new vs returning over time',
     FrequencyQuery,
     FrequencyResponse,
-    (ctx, q) => ranged(ctx, q, (p) => frequencyReport(run, p, q.interval), checkBuckets(q.interval)),
+    (ctx, q) => ranged(ctx, q, (run, p) => frequencyReport(run, p, q.interval), checkBuckets(q.interval)),
   );
   route(
     'realtime',

@@ -1,38 +1,57 @@
 /**
- * Reading without FINAL where that is provably the same: a month of `sessions_raw` / `events_raw`
- * whose only active part came out of a merge (level > 0) has one row per sort key, the latest version
- * (every version of a session id or event id lives in the same month, since the partition key
- * `toYYYYMM(started_at)` / `toYYYYMM(ts)` never changes for an id, and a ReplacingMergeTree merge
- * keeps one row per sort key). FINAL, single-threaded on 18.16, is then pure cost.
+ * What one listing of the data tables' active parts (`system.parts`) tells the api:
  *
- * The catch is time: a write may land after the parts were listed. So a report runs with the clean
- * months of one listing and is accepted only when a second listing after it names exactly the same
- * parts. Part names are never reused while a table exists (block numbers only grow), so equal
- * listings before and after mean no part came or went in between, and every read of the report saw the
- * listed parts. Otherwise the report runs again with FINAL everywhere.
+ * - **Clean months**: a month of `sessions_raw` / `events_raw` whose only active part came out of a
+ *   merge (level > 0) has one row per sort key, the latest version (every version of a session id or
+ *   event id lives in the same month, since the partition key `toYYYYMM(started_at)` / `toYYYYMM(ts)`
+ *   never changes for an id, and a ReplacingMergeTree merge keeps one row per sort key). There, FINAL
+ *   (single-threaded on 18.16) may be skipped.
+ * - **Fingerprints**: per table, its active parts (name, rows, bytes, modification second). A part
+ *   never changes once written, and part names are never reused while a table exists (block numbers
+ *   only grow), so equal fingerprints mean equal data. A table dropped and created again restarts its
+ *   block numbers; rows, bytes and the second make a collision there need the same name, size and time.
+ *
+ * Both hold only while the parts are those listed; `runReport` (report-cache.ts) lists again after a
+ * report and accepts the report only when nothing changed in between.
  */
 import { type ClickHouseClient, queryRows, sql } from '@stint/infra/clickhouse';
 import type { CleanPartitions } from './queries/common.ts';
+
+/** The tables report queries read; queries naming anything else are neither cached nor checked. */
+export const DATA_TABLES = [
+  'sessions_raw',
+  'events_raw',
+  'visitor_first_seen',
+  'visitor_sessions',
+  'visitor_tombstones',
+] as const;
 
 export interface PartRow {
   table: string;
   partition: string;
   name: string;
   level: number;
+  rows?: number | string;
+  bytes?: number | string;
+  mtime?: number | string;
 }
 
 export interface PartsListing {
   clean: CleanPartitions;
-  /** Every active part's table and name: equal tokens mean the same data. */
+  /** The fingerprint of some of the data tables: equal strings mean equal data. */
+  fingerprint: (tables: readonly string[]) => string;
+  /** The fingerprint of every data table. */
   token: string;
 }
 
-/** The clean months of a listing of active parts (pure). */
+/** The clean months and fingerprints of a listing of active parts (pure). */
 export function listingOf(rows: readonly PartRow[]): PartsListing {
   const byPartition = new Map<string, PartRow[]>();
+  const byTable = new Map<string, string[]>();
   for (const r of rows) {
     const key = `${r.table}\u0000${r.partition}`;
     byPartition.set(key, [...(byPartition.get(key) ?? []), r]);
+    byTable.set(r.table, [...(byTable.get(r.table) ?? []), `${r.name}/${r.rows}/${r.bytes}/${r.mtime}`]);
   }
   const clean: { sessions: number[]; events: number[] } = { sessions: [], events: [] };
   for (const parts of byPartition.values()) {
@@ -45,33 +64,20 @@ export function listingOf(rows: readonly PartRow[]): PartsListing {
   }
   clean.sessions.sort((a, b) => a - b);
   clean.events.sort((a, b) => a - b);
-  const token = rows
-    .map((r) => `${r.table}/${r.name}`)
-    .sort()
-    .join('\n');
-  return { clean, token };
+  const fingerprint = (tables: readonly string[]) =>
+    [...new Set(tables)]
+      .sort()
+      .map((t) => `${t}:${[...(byTable.get(t) ?? [])].sort().join(',')}`)
+      .join('\n');
+  return { clean, fingerprint, token: fingerprint([...byTable.keys()]) };
 }
 
 export async function listParts(client: ClickHouseClient, database: string): Promise<PartsListing> {
-  const rows = await queryRows<{ table: string; partition: string; name: string; level: number | string }>(
+  const rows = await queryRows<PartRow & { level: number | string }>(
     client,
-    sql`SELECT table, partition, name, level FROM system.parts
-WHERE database = ${database} AND has(['sessions_raw', 'events_raw'], table) AND active`,
+    sql`SELECT table, partition, name, level, rows, bytes_on_disk AS bytes, toUInt32(modification_time) AS mtime
+FROM system.parts
+WHERE database = ${database} AND has(${[...DATA_TABLES]}, table) AND active`,
   );
   return listingOf(rows.map((r) => ({ ...r, level: Number(r.level) })));
-}
-
-/**
- * Runs `report` with the clean months of a listing, and accepts its result only if the parts are the
- * same afterwards; otherwise runs it again with FINAL everywhere (always right).
- */
-export async function withCleanPartitions<T>(
-  list: () => Promise<PartsListing>,
-  report: (clean: CleanPartitions | undefined) => Promise<T>,
-): Promise<T> {
-  const before = await list();
-  if (before.clean.sessions.length === 0 && before.clean.events.length === 0) return report(undefined);
-  const result = await report(before.clean);
-  const after = await list();
-  return after.token === before.token ? result : report(undefined);
 }

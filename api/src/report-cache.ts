@@ -1,48 +1,35 @@
 /**
- * A cache of report query results in the api process that never serves anything but the current
- * truth. A result is stored under its SQL text together with a fingerprint of the data it read: the
- * active parts of every table the SQL names (`system.parts`: name, rows, bytes, modification time).
+ * Runs a report against one listing of the data's parts (src/partitions.ts), so that it may skip FINAL
+ * in clean months and reuse results computed on exactly the same data, and never answers anything but
+ * the current truth:
  *
- * Why that is exact: a MergeTree table's data is the union of its active parts, a part never changes
- * once written, and every insert, merge, mutation or drop replaces the set of active parts with one
- * under new names (part names carry block numbers that only grow while the table exists). So equal
- * fingerprints mean equal data, and the report SQL is deterministic (literal bounds, no now(), exact
- * aggregates, total orders before every LIMIT), hence an equal result. A late correction (a new
- * version of a session, a tombstone, a re-tagged event) is a new part, so the next request misses and
- * recomputes. A table dropped and created again restarts its block numbers; rows, bytes and the
- * modification second in the fingerprint make a collision there need the same name, size and second.
+ * 1. list the parts (one `system.parts` query): clean months, fingerprints;
+ * 2. run the report's queries with those clean months; a query whose SQL text was answered before
+ *    under the same fingerprint of the tables it names is answered from the cache (the SQL is
+ *    deterministic: literal bounds, no now(), exact aggregates, total orders before every LIMIT);
+ * 3. when any query ran, list the parts again: if nothing changed, every read saw the listed parts, so
+ *    the clean months were clean and the new results belong to those fingerprints: keep them. If
+ *    something changed (a late correction, a merge), keep nothing, and when clean months were used,
+ *    run the report again with FINAL everywhere (right whatever happens meanwhile).
  *
- * A result is stored only when the fingerprint taken after the query equals the one taken before it,
- * so a write that lands while the query runs never leaves a result under a fingerprint that does not
- * describe what the query read. Queries naming any table that is not a known data table (views, the
- * registry, system tables) are not cached at all.
+ * A late correction is a new part, so the next request misses and recomputes. Queries naming any
+ * table that is not a data table (views, the registry, system tables) are never cached.
  *
- * It pays off for ranges whose data is not being written: closed periods, several viewers or a
- * dashboard's parallel requests between two flushes of the sessionizer. A range that includes data
- * being written misses after every flush (and so does any report reading the per-visitor rollups,
- * which are not partitioned): those requests cost one `system.parts` query (a few ms) on top.
+ * The cache pays off for data that is not being written: past periods, several viewers (or a
+ * dashboard's parallel requests) between two flushes of the sessionizer. A range whose months take
+ * writes, and every report reading the per-visitor rollups (not partitioned), miss after each flush.
  */
-import { type ClickHouseClient, queryRows, type RawSql, sql } from '@stint/infra/clickhouse';
+import type { RawSql } from '@stint/infra/clickhouse';
+import { DATA_TABLES, type PartsListing } from './partitions.ts';
+import type { CleanPartitions } from './queries/common.ts';
 import type { Row, Runner } from './reports.ts';
-
-/** The tables report queries read; only queries naming nothing else are cached. */
-export const CACHEABLE_TABLES = [
-  'sessions_raw',
-  'events_raw',
-  'visitor_first_seen',
-  'visitor_sessions',
-  'visitor_tombstones',
-] as const;
-
-/** The fingerprint of the data in `tables`; equal fingerprints must mean equal data. */
-export type Fingerprint = (tables: readonly string[]) => Promise<string>;
 
 export interface ReportCacheOptions {
   /** Results kept (least recently used dropped first). Default 500. */
   maxEntries?: number;
   /** Results with more rows are not kept. Default 5000. */
   maxRows?: number;
-  /** Counters to update (default: a fresh object, returned as `stats`). */
+  /** Counters to update (default: a fresh object). */
   stats?: CacheStats;
 }
 
@@ -51,19 +38,13 @@ export interface CacheStats {
   misses: number;
   /** Queries that were not cacheable (naming other tables). */
   bypassed: number;
-  /** Misses not stored because the data changed while the query ran. */
+  /** Reports whose data changed while they ran (nothing kept; rerun with FINAL if it was skipped). */
   raced: number;
 }
 
-export interface CachedRunner {
-  run: Runner;
-  stats: CacheStats;
-  size: () => number;
-}
-
 /**
- * The tables of `database` the SQL names (as `` `database`.table ``, the way the queries qualify every
- * name), or null when it names one that is not cacheable or a name in another database.
+ * The data tables of `database` the SQL names (as `` `database`.table ``, the way the queries qualify
+ * every name), or null when it names a table that is not a data table, another database or `system`.
  */
 export function tablesOf(text: string, database: string): string[] | null {
   const tables = new Set<string>();
@@ -72,73 +53,106 @@ export function tablesOf(text: string, database: string): string[] | null {
   while (at !== -1) {
     const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(at + prefix.length));
     const name = m?.[0] ?? '';
-    if (!(CACHEABLE_TABLES as readonly string[]).includes(name)) return null;
+    if (!(DATA_TABLES as readonly string[]).includes(name)) return null;
     tables.add(name);
     at = text.indexOf(prefix, at + prefix.length);
   }
-  // Any other qualified or system name (e.g. `system.` or another database) is not tracked.
   if (/\bsystem\s*\./i.test(text)) return null;
   const qualified = text.match(/`[^`]*`\s*\./g) ?? [];
   if (qualified.some((q) => q.replace(/\s*\.$/, '') !== prefix.slice(0, -1))) return null;
   return tables.size === 0 ? null : [...tables].sort();
 }
 
-/** The cache around `run` (pure logic; `fingerprint` does the I/O). */
-export function cachedRunner(
-  run: Runner,
-  database: string,
-  fingerprint: Fingerprint,
-  options: ReportCacheOptions = {},
-): CachedRunner {
-  const maxEntries = options.maxEntries ?? 500;
-  const maxRows = options.maxRows ?? 5000;
-  const entries = new Map<string, { fingerprint: string; rows: Row[] }>();
-  const stats: CacheStats = options.stats ?? { hits: 0, misses: 0, bypassed: 0, raced: 0 };
+/** Results by SQL text, each with the fingerprint of the data it was computed on (LRU). */
+export class ReportCache {
+  readonly stats: CacheStats;
+  private readonly entries = new Map<string, { fingerprint: string; rows: Row[] }>();
+  private readonly maxEntries: number;
+  private readonly maxRows: number;
 
-  const cached: Runner = async (query: RawSql) => {
-    const text = String(query);
-    const tables = tablesOf(text, database);
-    if (tables === null) {
-      stats.bypassed++;
-      return run(query);
+  constructor(options: ReportCacheOptions = {}) {
+    this.maxEntries = options.maxEntries ?? 500;
+    this.maxRows = options.maxRows ?? 5000;
+    this.stats = options.stats ?? { hits: 0, misses: 0, bypassed: 0, raced: 0 };
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(text: string, fingerprint: string): Row[] | undefined {
+    const hit = this.entries.get(text);
+    if (!hit || hit.fingerprint !== fingerprint) return undefined;
+    this.entries.delete(text); // the most recently used goes last
+    this.entries.set(text, hit);
+    return structuredClone(hit.rows);
+  }
+
+  set(text: string, fingerprint: string, rows: Row[]): void {
+    if (rows.length > this.maxRows) return;
+    this.entries.delete(text);
+    this.entries.set(text, { fingerprint, rows: structuredClone(rows) });
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.entries.delete(oldest);
     }
-    const before = await fingerprint(tables);
-    const hit = entries.get(text);
-    if (hit && hit.fingerprint === before) {
-      stats.hits++;
-      entries.delete(text); // most recently used goes last
-      entries.set(text, hit);
-      return structuredClone(hit.rows);
-    }
-    stats.misses++;
-    const rows = await run(query);
-    const after = await fingerprint(tables);
-    if (after !== before) {
-      stats.raced++;
-    } else if (rows.length <= maxRows) {
-      entries.delete(text);
-      entries.set(text, { fingerprint: before, rows: structuredClone(rows) });
-      while (entries.size > maxEntries) {
-        const oldest = entries.keys().next().value;
-        if (oldest === undefined) break;
-        entries.delete(oldest);
-      }
-    }
-    return rows;
-  };
-  return { run: cached, stats, size: () => entries.size };
+  }
 }
 
-/** The fingerprint from `system.parts`: every active part of the tables (name, rows, bytes, time). */
-export function partsFingerprint(client: ClickHouseClient, database: string): Fingerprint {
-  return async (tables) => {
-    const rows = await queryRows<Record<string, unknown>>(
-      client,
-      sql`SELECT table, name, rows, bytes_on_disk, toUInt32(modification_time) AS mtime
-FROM system.parts
-WHERE database = ${database} AND has(${[...tables]}, table) AND active
-ORDER BY table, name`,
-    );
-    return rows.map((r) => `${r.table}/${r.name}/${r.rows}/${r.bytes_on_disk}/${r.mtime}`).join('\n');
+export interface ReportRunOptions {
+  database: string;
+  /** Runs a query on the server. */
+  direct: Runner;
+  /** Lists the data's parts. */
+  list: () => Promise<PartsListing>;
+  /** null: no cache. */
+  cache: ReportCache | null;
+  /** false: FINAL everywhere. */
+  skipFinal: boolean;
+}
+
+/** Runs one report as described at the top of this file. */
+export async function runReport<T>(
+  o: ReportRunOptions,
+  report: (run: Runner, clean: CleanPartitions | undefined) => Promise<T>,
+): Promise<T> {
+  if (o.cache === null && !o.skipFinal) return report(o.direct, undefined);
+  const before = await o.list();
+  const clean =
+    o.skipFinal && before.clean.sessions.length + before.clean.events.length > 0 ? before.clean : undefined;
+  const cache = o.cache;
+  const fresh: { text: string; fingerprint: string; rows: Row[] }[] = [];
+  let executed = false;
+  const run: Runner = async (query: RawSql) => {
+    const text = String(query);
+    const tables = tablesOf(text, o.database);
+    if (tables === null) {
+      executed = true;
+      if (cache) cache.stats.bypassed++;
+      return o.direct(query);
+    }
+    const fingerprint = before.fingerprint(tables);
+    const hit = cache?.get(text, fingerprint);
+    if (hit) {
+      if (cache) cache.stats.hits++;
+      return hit;
+    }
+    if (cache) cache.stats.misses++;
+    executed = true;
+    const rows = await o.direct(query);
+    fresh.push({ text, fingerprint, rows });
+    return rows;
   };
+  const result = await report(run, clean);
+  // Answers from the cache alone are right for the first listing; FINAL-only answers without anything
+  // to keep are right for some moment while the report ran (as without any of this).
+  if (!executed || (clean === undefined && fresh.length === 0)) return result;
+  const after = await o.list();
+  if (after.token === before.token) {
+    for (const f of fresh) cache?.set(f.text, f.fingerprint, f.rows);
+    return result;
+  }
+  if (cache) cache.stats.raced++;
+  return clean === undefined ? result : report(o.direct, undefined);
 }

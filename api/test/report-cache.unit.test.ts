@@ -1,113 +1,149 @@
 /**
- * The report cache's rules without a server: a result is reused only under the fingerprint it was
- * computed under, never stored when the data changed while the query ran, and only queries that name
- * nothing but the known data tables are cached.
+ * runReport's rules without a server: a result is reused only under the fingerprint it was computed
+ * under, nothing is kept when the data changed while the report ran (and a report that skipped FINAL
+ * runs again with FINAL), and only queries naming nothing but the data tables are cached.
  */
 import { raw } from '@stint/infra/clickhouse';
 import { describe, expect, it } from 'vitest';
-import { cachedRunner, tablesOf } from '../src/report-cache.ts';
-import type { Row } from '../src/reports.ts';
+import { listingOf, type PartRow } from '../src/partitions.ts';
+import type { CleanPartitions } from '../src/queries/common.ts';
+import { ReportCache, runReport, tablesOf } from '../src/report-cache.ts';
+import type { Row, Runner } from '../src/reports.ts';
 
 const DB = 'stint_x';
 const Q1 = raw('SELECT count() AS c FROM `stint_x`.sessions_raw FINAL');
 const Q2 = raw('SELECT 2 AS c FROM `stint_x`.events_raw AS e JOIN `stint_x`.visitor_first_seen USING x');
 
-function harness() {
-  let version = 0;
-  let calls = 0;
-  const seen: string[][] = [];
-  const onRun: { during?: () => void } = {};
-  const c = cachedRunner(
-    async (q) => {
-      calls++;
-      onRun.during?.();
-      return [{ q: String(q), version }] as Row[];
+function harness(opts: { merged?: boolean; maxEntries?: number; cache?: boolean } = {}) {
+  let block = 1;
+  let parts: PartRow[] = [
+    { table: 'sessions_raw', partition: '202401', name: '202401_1_1_1', level: opts.merged ? 1 : 0 },
+  ];
+  const state = { executed: 0, lists: 0, during: undefined as undefined | (() => void) };
+  const direct: Runner = async (q) => {
+    state.executed++;
+    state.during?.();
+    return [{ q: String(q), block }] as Row[];
+  };
+  const cache = opts.cache === false ? null : new ReportCache({ maxEntries: opts.maxEntries ?? 10 });
+  const o = {
+    database: DB,
+    direct,
+    list: async () => {
+      state.lists++;
+      return listingOf(parts);
     },
-    DB,
-    async (tables) => {
-      seen.push([...tables]);
-      return `v${version}`;
-    },
-    { maxEntries: 2 },
-  );
+    cache,
+    skipFinal: true,
+  };
   return {
-    c,
-    calls: () => calls,
-    seen,
-    onRun,
-    bump: () => {
-      version++;
+    state,
+    cache,
+    /** A new part in the sessions' month (a late correction). */
+    write: () => {
+      block++;
+      parts = [
+        ...parts,
+        { table: 'sessions_raw', partition: '202401', name: `202401_${block}_${block}_0`, level: 0 },
+      ];
+    },
+    report: (queries: readonly ReturnType<typeof raw>[]) => {
+      const cleans: (CleanPartitions | undefined)[] = [];
+      return runReport(o, async (run, clean) => {
+        cleans.push(clean);
+        const rows = [];
+        for (const q of queries) rows.push(...(await run(q)));
+        return { rows, cleans };
+      });
     },
   };
 }
 
-describe('report cache', () => {
+describe('report cache and clean months', () => {
   it('reuses a result while the fingerprint of the tables it read is unchanged', async () => {
     const h = harness();
-    const a = await h.c.run(Q1);
-    const b = await h.c.run(Q1);
-    expect(b).toEqual(a);
-    expect(h.calls()).toBe(1);
-    expect(h.c.stats).toMatchObject({ hits: 1, misses: 1 });
-    expect(h.seen[0]).toEqual(['sessions_raw']);
+    const a = await h.report([Q1, Q2]);
+    const lists = h.state.lists;
+    const b = await h.report([Q1, Q2]);
+    expect(b.rows).toEqual(a.rows);
+    expect(h.state.executed).toBe(2);
+    expect(h.state.lists).toBe(lists + 1); // all hits: no second listing
+    expect(h.cache?.stats).toMatchObject({ hits: 2, misses: 2 });
   });
 
-  it('recomputes after the data changed (a late correction is a new part)', async () => {
+  it('recomputes what read the table a late correction was written to, and only that', async () => {
     const h = harness();
-    await h.c.run(Q1);
-    h.bump();
-    const rows = await h.c.run(Q1);
-    expect(rows[0]?.version).toBe(1);
-    expect(h.calls()).toBe(2);
-    await h.c.run(Q1);
-    expect(h.calls()).toBe(2);
+    await h.report([Q1, Q2]);
+    h.write();
+    const r = await h.report([Q1, Q2]);
+    expect(r.rows[0]?.block).toBe(2);
+    expect(h.state.executed).toBe(3); // Q2 does not read sessions_raw
   });
 
-  it('does not keep a result when the data changed while the query ran', async () => {
+  it('keeps nothing when the data changed while the report ran', async () => {
     const h = harness();
-    h.onRun.during = () => h.bump();
-    await h.c.run(Q1);
-    h.onRun.during = undefined;
-    await h.c.run(Q1);
-    expect(h.calls()).toBe(2);
-    expect(h.c.stats.raced).toBe(1);
+    h.state.during = () => {
+      h.state.during = undefined;
+      h.write();
+    };
+    await h.report([Q1]);
+    expect(h.cache?.size).toBe(0);
+    expect(h.cache?.stats.raced).toBe(1);
+    await h.report([Q1]);
+    expect(h.state.executed).toBe(2);
+    expect(h.cache?.size).toBe(1);
+  });
+
+  it('runs a report that skipped FINAL again with FINAL everywhere when a part came meanwhile', async () => {
+    for (const cache of [true, false]) {
+      const h = harness({ merged: true, cache });
+      h.state.during = () => {
+        h.state.during = undefined;
+        h.write();
+      };
+      const r = await h.report([Q1]);
+      expect(r.cleans).toEqual([{ sessions: [202401], events: [] }, undefined]);
+    }
+  });
+
+  it('keeps a result that skipped FINAL when nothing changed', async () => {
+    const h = harness({ merged: true, cache: false });
+    const r = await h.report([Q1]);
+    expect(r.cleans).toEqual([{ sessions: [202401], events: [] }]);
+    expect(h.state.lists).toBe(2);
   });
 
   it('hands out copies, so a caller changing its rows does not change the cache', async () => {
     const h = harness();
-    const first = await h.c.run(Q1);
-    (first[0] as Row).version = 42;
-    expect((await h.c.run(Q1))[0]?.version).toBe(0);
+    const first = await h.report([Q1]);
+    (first.rows[0] as Row).block = 42;
+    expect((await h.report([Q1])).rows[0]?.block).toBe(1);
   });
 
   it('keeps at most maxEntries results, dropping the least recently used', async () => {
-    const h = harness();
+    const h = harness({ maxEntries: 2 });
     const q3 = raw('SELECT 3 FROM `stint_x`.visitor_sessions');
-    await h.c.run(Q1);
-    await h.c.run(Q2);
-    await h.c.run(Q1); // Q1 is now the most recent
-    await h.c.run(q3); // drops Q2
-    expect(h.c.size()).toBe(2);
-    const before = h.calls();
-    await h.c.run(Q1);
-    expect(h.calls()).toBe(before);
-    await h.c.run(Q2);
-    expect(h.calls()).toBe(before + 1);
+    for (const q of [Q1, Q2, Q1, q3]) await h.report([q]); // Q2 is dropped
+    expect(h.cache?.size).toBe(2);
+    const before = h.state.executed;
+    await h.report([Q1]);
+    expect(h.state.executed).toBe(before);
+    await h.report([Q2]);
+    expect(h.state.executed).toBe(before + 1);
   });
 
   it('never caches a query naming a table it cannot fingerprint', async () => {
     const h = harness();
-    for (const q of [
+    const qs = [
       'SELECT * FROM `stint_x`.sites FINAL',
       'SELECT * FROM `stint_x`.sessions_raw JOIN `other`.sessions_raw USING session_id',
       'SELECT * FROM `stint_x`.sessions_raw WHERE 1 IN (SELECT 1 FROM system.parts)',
       'SELECT 1',
-    ]) {
-      await h.c.run(raw(q));
-      await h.c.run(raw(q));
-    }
-    expect(h.calls()).toBe(8);
-    expect(h.c.stats.bypassed).toBe(8);
+    ].map((q) => raw(q));
+    await h.report(qs);
+    await h.report(qs);
+    expect(h.state.executed).toBe(8);
+    expect(h.cache?.stats.bypassed).toBe(8);
   });
 
   it('finds every data table a report query names', () => {
