@@ -25,6 +25,8 @@ const { values } = parseArgs({
     collector: { type: 'string' },
     /** Result file name under bench/results/. */
     name: { type: 'string', default: 'collector' },
+    /** Write a V8 CPU profile of the collector process into this directory (node --cpu-prof). */
+    'cpu-prof': { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
@@ -116,10 +118,14 @@ const kafka = createKafka({ clientId: 'bench' });
 await ensureTopic(kafka, topic, 6);
 
 const port = await freePort();
+const collectorMain = values.collector ?? `${REPO_ROOT}/collector/src/main.ts`;
+const profile = values['cpu-prof'];
 const collector: ChildProcess = spawn(
-  `${REPO_ROOT}/node_modules/.bin/tsx`,
-  [values.collector ?? `${REPO_ROOT}/collector/src/main.ts`],
+  // Node 20 refuses --cpu-prof in NODE_OPTIONS, so a profiled collector runs node with tsx's loader.
+  profile ? process.execPath : `${REPO_ROOT}/node_modules/.bin/tsx`,
+  profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`, '--import', 'tsx', collectorMain] : [collectorMain],
   {
+    cwd: REPO_ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env,
@@ -132,6 +138,11 @@ const collector: ChildProcess = spawn(
     },
   },
 );
+// A failed run must not leave the child processes behind.
+process.on('exit', () => {
+  collector.kill('SIGTERM');
+  hello.kill('SIGTERM');
+});
 const base = `http://127.0.0.1:${port}`;
 for (let i = 0; ; i++) {
   try {

@@ -112,6 +112,9 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     // Per-request logs would carry the client address and cost more than the request itself.
     logController: new LogController({ disableRequestLogging: true }),
+    // No per-request child logger either (a pino child per request is measurable, and nothing logs
+    // with request bindings: errors are logged on app.log without the request).
+    childLoggerFactory: (logger) => logger,
     trustProxy: config.trustProxy,
     bodyLimit: LIMITS.bodyBytes,
     routerOptions: { maxParamLength: 200 },
@@ -179,9 +182,18 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
     reply.code(404).send({ error: 'not_found', message: 'no such endpoint' }),
   );
 
-  // A callback hook, not an async one: no promise per request.
+  // A callback hook, not an async one: no promise per request. The labelled counter is looked up
+  // once per route and status (prom-client hashes the label object on every inc otherwise).
+  const requestCounters = new Map<string, { inc(): void }>();
   app.addHook('onResponse', (req, reply, done) => {
-    metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
+    const route = req.routeOptions.url ?? 'unknown';
+    const key = `${reply.statusCode} ${route}`;
+    let counter = requestCounters.get(key);
+    if (counter === undefined) {
+      counter = metrics.requests.labels({ route, status: String(reply.statusCode) });
+      requestCounters.set(key, counter);
+    }
+    counter.inc();
     done();
   });
 
@@ -194,6 +206,16 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
         field,
       });
     }
+  };
+
+  const acceptedCounters = new Map<string, { inc(n: number): void }>();
+  const acceptedCounter = (endpoint: string) => {
+    let counter = acceptedCounters.get(endpoint);
+    if (counter === undefined) {
+      counter = metrics.accepted.labels({ endpoint });
+      acceptedCounters.set(endpoint, counter);
+    }
+    return counter;
   };
 
   /** Enrich, publish, wait for the ack. Returns how many were dropped as bots. */
@@ -225,7 +247,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
         message: 'events could not be stored; retry later',
       });
     }
-    metrics.accepted.inc({ endpoint }, messages.length);
+    acceptedCounter(endpoint).inc(messages.length);
     return { accepted: messages.length, dropped };
   };
 

@@ -337,6 +337,15 @@ export function createKafkaSink(options: KafkaSinkOptions): EventSink {
       if (messages.length === 0) return Promise.resolve();
       if (depth + messages.length > maxBuffer) return Promise.reject(new SinkFullError());
       depth += messages.length;
+      if (messages.length === 1) {
+        // One event per request is the common case: no grouping by lane, one entry, one promise.
+        const m = messages[0] as SinkMessage;
+        if (m.partition === undefined && partitionCount > 0)
+          m.partition = partitionForKey(m.key, partitionCount);
+        const lane = lanes[m.partition === undefined ? 0 : m.partition % laneCount] as Lane;
+        const bytes = m.value.length + m.key.length + 64;
+        return new Promise<void>((resolve, reject) => lane.push({ messages, bytes, resolve, reject }));
+      }
       const byLane = new Map<Lane, SinkMessage[]>();
       for (const m of messages) {
         // The partition is fixed here (Kafka's default partitioner, on the count known at start), so

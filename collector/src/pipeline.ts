@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { encodeKafkaEvent, type KafkaEvent, kafkaKey } from './contract/event.ts';
 import { isBot } from './enrich/bot.ts';
 import type { GeoLookup } from './enrich/geo.ts';
-import { classifySource } from './enrich/referrer.ts';
+import { classifySourceMemo } from './enrich/referrer.ts';
 import type { SaltStore } from './enrich/salt-store.ts';
 import type { UserAgentInfo } from './enrich/user-agent.ts';
 import { historicalIds, liveIds, stablePartition } from './enrich/visitor-id.ts';
@@ -55,7 +55,7 @@ export function enrich(input: IncomingEvent, deps: EnrichDeps): EnrichResult {
     return { kind: 'drop', reason: 'bot' };
   }
   const url = input.parsedUrl ?? new URL(input.url);
-  const source = classifySource(url, input.referrer ?? '');
+  const source = classifySourceMemo(url, input.referrer ?? '');
   const geo = input.ip === '' ? { country: '', region: '' } : deps.geo(input.ip);
   const ua = deps.userAgent(input.userAgent);
 

@@ -38,9 +38,28 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, prefix
       field || undefined,
     );
   }
-  const bad = illFormed(r.data, prefix);
-  if (bad !== null) return fail(400, 'invalid_unicode', `${bad}: contains an unpaired surrogate`, bad);
+  // The common case is checked without building a field path per value (a batch has thousands).
+  if (!wellFormed(r.data)) {
+    const bad = illFormed(r.data, prefix) ?? (prefix || 'body');
+    return fail(400, 'invalid_unicode', `${bad}: contains an unpaired surrogate`, bad);
+  }
   return { ok: true, value: r.data };
+}
+
+/** Every string and key is well-formed UTF-16 (no lone surrogate). */
+function wellFormed(value: unknown): boolean {
+  if (typeof value === 'string') return value.isWellFormed();
+  if (value === null || typeof value !== 'object') return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!wellFormed(value[i])) return false;
+    return true;
+  }
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if (!k.isWellFormed() || !wellFormed((value as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }
 
 /** Path of the first string (or key) with a lone UTF-16 surrogate: it cannot be stored as UTF-8. */

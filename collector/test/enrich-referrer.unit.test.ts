@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifySource } from '../src/enrich/referrer.ts';
+import { classifySource, classifySourceMemo } from '../src/enrich/referrer.ts';
 
 const page = 'https://example.com/pricing';
 
@@ -79,5 +79,30 @@ describe('referrer and UTM classification', () => {
   it('uses a known utm_source to find the channel when the medium is missing', () => {
     expect(classifySource('https://example.com/?utm_source=facebook', '').channel).toBe('social');
     expect(classifySource('https://example.com/?utm_source=partner-site', '').channel).toBe('referral');
+  });
+
+  it('answers from its memo exactly what a fresh classification answers, for pages and referrers that differ in host, path, query and case', () => {
+    const pages = [
+      'https://example.com/pricing',
+      'https://www.example.com/other/path',
+      'https://shop.example.com/?utm_source=Newsletter&utm_medium=EMAIL',
+      'https://example.com/?gclid=abc',
+      'https://example.com/a?utm_source=google',
+      `https://example.com/?utm_campaign=${'x'.repeat(600)}`,
+    ];
+    const referrers = [
+      '',
+      'https://www.google.com/',
+      'https://example.com/x',
+      'https://WWW.Example.com/',
+      'not a url',
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const page of pages) {
+        for (const ref of referrers) {
+          expect(classifySourceMemo(new URL(page), ref)).toEqual(classifySource(page, ref));
+        }
+      }
+    }
   });
 });

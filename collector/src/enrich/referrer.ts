@@ -215,3 +215,26 @@ const KNOWN_NAMES = new Map<string, Kind>(Object.values(HOSTS).map(([name, kind]
 function kindOfName(source: string): Kind | undefined {
   return KNOWN_NAMES.get(source);
 }
+
+/**
+ * classifySource depends only on the page's host, its query string and the referrer, and real
+ * traffic repeats these few combinations (most pages have no query, most referrers are a handful of
+ * search engines and the site itself), so answers are memoized in a bounded map, cleared when full.
+ * Long keys (long query strings, long referrers) are rare and not kept. The result is shared:
+ * callers must not change it.
+ */
+const SOURCE_MEMO_MAX = 5000;
+const SOURCE_KEY_MAX = 512;
+const sourceMemo = new Map<string, TrafficSource>();
+
+export function classifySourceMemo(pageUrl: URL, referrer: string): TrafficSource {
+  const key = `${pageUrl.hostname}\n${pageUrl.search}\n${referrer}`;
+  if (key.length > SOURCE_KEY_MAX) return classifySource(pageUrl, referrer);
+  let hit = sourceMemo.get(key);
+  if (hit === undefined) {
+    hit = classifySource(pageUrl, referrer);
+    if (sourceMemo.size >= SOURCE_MEMO_MAX) sourceMemo.clear();
+    sourceMemo.set(key, hit);
+  }
+  return hit;
+}
