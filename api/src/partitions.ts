@@ -1,11 +1,12 @@
 /**
  * What one listing of the data tables' active parts (`system.parts`) tells the api:
  *
- * - **Clean months**: a month of `sessions_raw` / `events_raw` whose only active part came out of a
- *   merge (level > 0) has one row per sort key, the latest version (every version of a session id or
- *   event id lives in the same month, since the partition key `toYYYYMM(started_at)` / `toYYYYMM(ts)`
- *   never changes for an id, and a ReplacingMergeTree merge keeps one row per sort key). There, FINAL
- *   (single-threaded on 18.16) may be skipped.
+ * - **Clean parts**: a part of `sessions_raw` / `events_raw` that is the only active part of its month
+ *   (partition) and came out of a merge (level > 0) has one row per sort key, the latest version (every
+ *   version of a session id or event id lives in the same partition, since the partition key
+ *   `toYYYYMM(started_at)` / `toYYYYMM(ts)` never changes for an id, and a ReplacingMergeTree merge
+ *   keeps one row per sort key). It is read without FINAL (single-threaded on 18.16), selected by
+ *   `_part`, so the server's time zone never matters.
  * - **Fingerprints**: per table, its active parts (name, rows, bytes, modification second). A part
  *   never changes once written, and part names are never reused while a table exists (block numbers
  *   only grow), so equal fingerprints mean equal data. A table dropped and created again restarts its
@@ -44,7 +45,7 @@ export interface PartsListing {
   token: string;
 }
 
-/** The clean months and fingerprints of a listing of active parts (pure). */
+/** The clean parts and fingerprints of a listing of active parts (pure). */
 export function listingOf(rows: readonly PartRow[]): PartsListing {
   const byPartition = new Map<string, PartRow[]>();
   const byTable = new Map<string, string[]>();
@@ -53,17 +54,15 @@ export function listingOf(rows: readonly PartRow[]): PartsListing {
     byPartition.set(key, [...(byPartition.get(key) ?? []), r]);
     byTable.set(r.table, [...(byTable.get(r.table) ?? []), `${r.name}/${r.rows}/${r.bytes}/${r.mtime}`]);
   }
-  const clean: { sessions: number[]; events: number[] } = { sessions: [], events: [] };
+  const clean: { sessions: string[]; events: string[] } = { sessions: [], events: [] };
   for (const parts of byPartition.values()) {
     const only = parts[0];
     if (parts.length !== 1 || only === undefined || only.level < 1) continue;
-    if (!/^\d{6}$/.test(only.partition)) continue;
-    const month = Number(only.partition);
-    if (only.table === 'sessions_raw') clean.sessions.push(month);
-    if (only.table === 'events_raw') clean.events.push(month);
+    if (only.table === 'sessions_raw') clean.sessions.push(only.name);
+    if (only.table === 'events_raw') clean.events.push(only.name);
   }
-  clean.sessions.sort((a, b) => a - b);
-  clean.events.sort((a, b) => a - b);
+  clean.sessions.sort();
+  clean.events.sort();
   const fingerprint = (tables: readonly string[]) =>
     [...new Set(tables)]
       .sort()

@@ -110,8 +110,8 @@ async function expectTruth(sessions: readonly FxSession[]) {
 describe('reports without FINAL in merged months', () => {
   it('every month of the merged fixture is clean, and every report equals the independent computation', async () => {
     const l = await listParts(db.client, db.database);
-    expect(l.clean.sessions).toContain(202403);
-    expect(l.clean.events).toContain(202403);
+    expect(l.clean.sessions.some((n) => n.startsWith('202403_'))).toBe(true);
+    expect(l.clean.events.some((n) => n.startsWith('202403_'))).toBe(true);
     await expectTruth(all);
   });
 
@@ -125,7 +125,7 @@ describe('reports without FINAL in merged months', () => {
     ) as FxSession;
     await insertRows(db.client, `${db.database}.sessions_raw`, [sessionRow(victim, 9, 1)]);
     const l = await listParts(db.client, db.database);
-    expect(l.clean.sessions).not.toContain(202403);
+    expect(l.clean.sessions.some((n) => n.startsWith('202403_'))).toBe(false);
     await expectTruth(all.filter((s) => s !== victim));
   });
 });

@@ -19,7 +19,7 @@ describe('clean partitions', () => {
       part('events_raw', '202401', '202401_3_8_1', 1),
       part('events_raw', '202403', '202403_1_1_0', 0),
     ]);
-    expect(l.clean).toEqual({ sessions: [202401], events: [202401] });
+    expect(l.clean).toEqual({ sessions: ['202401_1_9_2'], events: ['202401_3_8_1'] });
   });
 
   it('any new part changes the token and the fingerprint of its table only', () => {

@@ -102,14 +102,14 @@ describe('report cache and clean months', () => {
         h.write();
       };
       const r = await h.report([Q1]);
-      expect(r.cleans).toEqual([{ sessions: [202401], events: [] }, undefined]);
+      expect(r.cleans).toEqual([{ sessions: ['202401_1_1_1'], events: [] }, undefined]);
     }
   });
 
   it('keeps a result that skipped FINAL when nothing changed', async () => {
     const h = harness({ merged: true, cache: false });
     const r = await h.report([Q1]);
-    expect(r.cleans).toEqual([{ sessions: [202401], events: [] }]);
+    expect(r.cleans).toEqual([{ sessions: ['202401_1_1_1'], events: [] }]);
     expect(h.state.lists).toBe(2);
   });
 

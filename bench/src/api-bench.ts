@@ -57,7 +57,7 @@ if (!values.reuse || have !== wanted) {
     await exec(admin, `OPTIMIZE TABLE ${database}.${t} FINAL`);
   }
 }
-const client = createClickHouse({ database });
+const client = createClickHouse({ database, requestTimeoutMs: 300_000 });
 await addSite(client, database, { site_id: site, timezone: 'Europe/Berlin' });
 const token = await createToken(client, database, { site, scope: 'read' });
 const app = await buildApi({ client, database, logger: false, staticRoot: null });

@@ -53,17 +53,18 @@ export interface ReportParams {
   to: Date;
   filters: Filters;
   /**
-   * Months (YYYYMM, the partitions of `sessions_raw` / `events_raw`) known to hold exactly one active
-   * part that is the product of a merge, so no two rows share a sort key there and each row is its id's
-   * latest version: FINAL may be skipped in them (see `cleanPartitions` in src/partitions.ts, which
-   * also makes sure nothing changed while the query ran). Absent: FINAL everywhere.
+   * Parts of `sessions_raw` / `events_raw` that are each the only active part of their month and the
+   * product of a merge, so no two rows share a sort key there and each row is its id's latest version:
+   * they are read without FINAL, all other parts with FINAL (see src/partitions.ts and
+   * src/report-cache.ts, which also makes sure no part came or went while the report ran). Absent:
+   * FINAL everywhere.
    */
   clean?: CleanPartitions;
 }
 
 export interface CleanPartitions {
-  sessions: readonly number[];
-  events: readonly number[];
+  sessions: readonly string[];
+  events: readonly string[];
 }
 
 /**
@@ -86,23 +87,20 @@ export function sessionsIn(
   const cols = raw(unique(['site_id', 'started_at', ...columns]).join(', '));
   const where = sql`site_id = ${p.site}${lower} AND started_at < ${dateTime(to)}`;
   const table = sql`${ident(p.database)}.sessions_raw`;
-  const months = p.clean?.sessions ?? [];
-  if (months.length === 0) {
+  const parts = p.clean?.sessions ?? [];
+  if (parts.length === 0) {
     return sql`(SELECT ${cols} FROM (SELECT ${cols}, deleted FROM ${table} FINAL
     WHERE ${where}) WHERE deleted = 0)`;
   }
-  // Merged single-part months read as they are (in parallel); the others through FINAL.
-  return sql`(SELECT ${cols} FROM ${table}
-    WHERE ${where} AND toYYYYMM(started_at) IN (${join(
-      months.map((m) => sql`${m}`),
-      ', ',
-    )}) AND deleted = 0
+  // Clean parts read as they are (in parallel), all others through FINAL.
+  const list = join(
+    parts.map((m) => sql`${m}`),
+    ', ',
+  );
+  return sql`(SELECT ${cols} FROM ${table} WHERE _part IN (${list}) AND ${where} AND deleted = 0
   UNION ALL
   SELECT ${cols} FROM (SELECT ${cols}, deleted FROM ${table} FINAL
-    WHERE ${where} AND toYYYYMM(started_at) NOT IN (${join(
-      months.map((m) => sql`${m}`),
-      ', ',
-    )})) WHERE deleted = 0)`;
+    WHERE _part NOT IN (${list}) AND ${where}) WHERE deleted = 0)`;
 }
 
 export function eventsIn(
@@ -114,15 +112,15 @@ export function eventsIn(
   const cols = raw(unique(['site_id', 'ts', ...columns]).join(', '));
   const where = sql`site_id = ${p.site} AND ts >= ${dateTime(from)} AND ts < ${dateTime(to)}`;
   const table = sql`${ident(p.database)}.events_raw`;
-  const months = p.clean?.events ?? [];
-  if (months.length === 0) return sql`(SELECT ${cols} FROM ${table} FINAL WHERE ${where})`;
+  const parts = p.clean?.events ?? [];
+  if (parts.length === 0) return sql`(SELECT ${cols} FROM ${table} FINAL WHERE ${where})`;
   const list = join(
-    months.map((m) => sql`${m}`),
+    parts.map((m) => sql`${m}`),
     ', ',
   );
-  return sql`(SELECT ${cols} FROM ${table} WHERE ${where} AND toYYYYMM(ts) IN (${list})
+  return sql`(SELECT ${cols} FROM ${table} WHERE _part IN (${list}) AND ${where}
   UNION ALL
-  SELECT ${cols} FROM ${table} FINAL WHERE ${where} AND toYYYYMM(ts) NOT IN (${list}))`;
+  SELECT ${cols} FROM ${table} FINAL WHERE _part NOT IN (${list}) AND ${where})`;
 }
 
 function unique(xs: readonly string[]): string[] {
