@@ -64,10 +64,14 @@ interface Partition {
   lag: number;
 }
 
-/** Commit metadata: the watermark input at the committed offset (see `PartitionState`). */
+/**
+ * Commit metadata: the watermark input at the committed offset, and the offset before which every
+ * message's rows were written (see `PartitionState`).
+ */
 interface CommitMeta {
   maxTs: number | null;
   sites: Record<string, number>;
+  written: number;
 }
 
 /** Kafka's default `offset.metadata.max.bytes` is 4096. */
@@ -77,22 +81,32 @@ const MAX_METADATA_CHARS = 4000;
  * The metadata of a commit point. Too many sites to fit: the sites with the oldest times are left
  * out (a replay then drags them along with the partition: later finality, no lost events).
  */
-export function commitMetadata(point: { maxTs: number; sites: ReadonlyMap<string, number> }): string {
+export function commitMetadata(point: {
+  maxTs: number;
+  sites: ReadonlyMap<string, number>;
+  written: number;
+}): string {
   const maxTs = Number.isFinite(point.maxTs) ? point.maxTs : null;
   const sites = [...point.sites].sort((a, b) => b[1] - a[1]);
   for (let n = sites.length; ; n = Math.floor(n / 2)) {
-    const text = JSON.stringify({ maxTs, sites: Object.fromEntries(sites.slice(0, n)) });
+    const text = JSON.stringify({
+      maxTs,
+      written: point.written,
+      sites: Object.fromEntries(sites.slice(0, n)),
+    });
     if (text.length <= MAX_METADATA_CHARS || n === 0) return text;
   }
 }
 
 export function parseCommitMetadata(text: string): CommitMeta {
-  const parsed = JSON.parse(text) as { maxTs?: unknown; sites?: unknown };
+  const parsed = JSON.parse(text) as { maxTs?: unknown; sites?: unknown; written?: unknown };
   const sites: Record<string, number> = {};
   if (parsed.sites && typeof parsed.sites === 'object') {
     for (const [k, v] of Object.entries(parsed.sites)) if (typeof v === 'number') sites[k] = v;
   }
-  return { maxTs: typeof parsed.maxTs === 'number' ? parsed.maxTs : null, sites };
+  // Metadata of earlier versions has no `written`: their commit points never needed a silent replay.
+  const written = typeof parsed.written === 'number' ? parsed.written : 0;
+  return { maxTs: typeof parsed.maxTs === 'number' ? parsed.maxTs : null, sites, written };
 }
 
 export interface Sessionizer {
@@ -146,7 +160,7 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
     try {
       const res = await admin.fetchOffsets({ groupId: deps.groupId, topics: [deps.topic] });
       const p = res[0]?.partitions.find((x) => x.partition === partition);
-      let meta: CommitMeta = { maxTs: null, sites: {} };
+      let meta: CommitMeta = { maxTs: null, sites: {}, written: 0 };
       if (p?.metadata) {
         try {
           meta = parseCommitMetadata(p.metadata);
@@ -171,7 +185,9 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
     const p: Partition = {
       state: new PartitionState(
         config,
-        offset === firstOffset ? { maxTs: meta.maxTs, sites: Object.entries(meta.sites) } : { maxTs: null },
+        offset === firstOffset
+          ? { maxTs: meta.maxTs, sites: Object.entries(meta.sites), written: meta.written }
+          : { maxTs: null },
       ),
       seen: emptyCounters(),
       committed: offset,
@@ -222,7 +238,6 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
         );
         for (const { p, point } of toCommit) {
           p.committed = point.offset;
-          p.state.committed(point.offset);
         }
       } catch (err) {
         // A rebalance is in progress: the partitions' next owners replay from the last commit.

@@ -1,5 +1,13 @@
 import type { KafkaEvent } from '@stint/collector/contract';
-import { currentTruth, type EventRow, type SessionRow } from '../src/state/index.ts';
+import {
+  type CommitPoint,
+  currentTruth,
+  type EventRow,
+  PartitionState,
+  type RunOptions,
+  type SessionRow,
+  stateConfig,
+} from '../src/state/index.ts';
 
 export const MIN = 60_000;
 export const T0 = Date.UTC(2024, 4, 10, 12, 0, 0);
@@ -84,4 +92,52 @@ export function checkInvariants(sessions: readonly SessionRow[], events: readonl
     if (counts.get(s.session_id) !== s.events)
       throw new Error(`session ${s.session_id} has a wrong event count`);
   }
+}
+
+export interface CrashRun {
+  /** Commits are taken just before these offsets are processed (the service commits after a flush). */
+  commitsAt: Iterable<number>;
+  /** The run stops before this offset: everything drained so far counts as written. */
+  crashAt: number;
+  /** Idle ticks on wall-clock time after these offsets. */
+  ticksAt?: Iterable<number>;
+}
+
+/**
+ * Runs that crash, each restarting from the last commit point the way a restarted service does, then a
+ * last run to the end of the log: every row any run wrote, for comparison with a clean run.
+ */
+export function crashAndReplay(
+  events: readonly KafkaEvent[],
+  opts: RunOptions,
+  plan: { runs: CrashRun[]; idleAt: number },
+) {
+  const sessions: SessionRow[] = [];
+  const rows: EventRow[] = [];
+  let commit: CommitPoint = { offset: 0, maxTs: Number.NEGATIVE_INFINITY, sites: new Map(), written: 0 };
+  const states: PartitionState[] = [];
+  for (const run of [...plan.runs, { commitsAt: [], crashAt: events.length }]) {
+    const commitsAt = new Set(run.commitsAt);
+    const ticksAt = new Set(run.ticksAt ?? []);
+    const state = new PartitionState(stateConfig(opts), {
+      maxTs: Number.isFinite(commit.maxTs) ? commit.maxTs : null,
+      sites: commit.sites,
+      written: commit.written,
+    });
+    states.push(state);
+    for (let i = commit.offset; i < run.crashAt; i++) {
+      if (commitsAt.has(i)) commit = state.commitPoint();
+      state.process({ offset: i, event: events[i] as KafkaEvent });
+      if (ticksAt.has(i)) state.tick(plan.idleAt);
+      const out = state.drain();
+      sessions.push(...out.sessions);
+      rows.push(...out.events);
+    }
+  }
+  const last = states.at(-1) as PartitionState;
+  last.tick(plan.idleAt);
+  const out = last.drain();
+  sessions.push(...out.sessions);
+  rows.push(...out.events);
+  return { sessions, events: rows, first: states[0] as PartitionState, states, commit };
 }

@@ -17,7 +17,7 @@ import {
   sessionId,
   stateConfig,
 } from '../src/state/index.ts';
-import { checkInvariants, comparable, ev, MIN, T0 } from './helpers.ts';
+import { checkInvariants, comparable, crashAndReplay, ev, MIN, T0 } from './helpers.ts';
 
 const S = 1000;
 const H = 60 * MIN;
@@ -465,7 +465,7 @@ describe('session semantics', () => {
     });
   }
 
-  it('a replay from the commit point rebuilds a visitor state evicted across the commit', () => {
+  it('a replay from a commit point inside a dropped visitor state gives the clean result', () => {
     const opts = {
       latenessMs: 2 * MIN,
       retentionMs: 5 * MIN,
@@ -478,14 +478,49 @@ describe('session semantics', () => {
       ev('a1', T0 + MIN, a),
       ev('s2', T0 + 2 * MIN, { visitor_id: 'S' }),
       ...[4, 6, 8, 10, 12].map((m) => ev(`a${m}`, T0 + m * MIN, a)),
+      ev('a13', T0 + 13 * MIN, a),
     ];
-    const state = new PartitionState(stateConfig(opts));
-    events.forEach((event, offset) => {
-      state.process({ offset, event });
+    const idleAt = T0 + 5 * H;
+    const clean = runStateMachine(events, { ...opts, idleAt });
+    // By offset 8, S is dropped but A (opened at offset 1) is open: the commit point is 1, and the replay
+    // sees s2 without s1. It rebuilds S in part, drops it again, and writes nothing for it.
+    const once = crashAndReplay(events, opts, { runs: [{ commitsAt: [8], crashAt: 9 }], idleAt });
+    expect(once.commit).toMatchObject({ offset: 1, written: 8 });
+    expect(once.states[1]?.counters.events).toBe(8);
+    checkInvariants(once.sessions, once.events);
+    expect(comparable(once.sessions, once.events)).toEqual(comparable(clean.sessions, clean.events));
+    // A second crash before the replay caught up: its commit still says what the first run wrote.
+    const run = crashAndReplay(events, opts, {
+      runs: [
+        { commitsAt: [8], crashAt: 9 },
+        { commitsAt: [5], crashAt: 6 },
+      ],
+      idleAt,
     });
-    // S is evicted by now, but A (opened at offset 1) is open: a replay from 1 would see s2 without s1.
-    expect(state.size().visitors).toBe(1);
-    expect(state.commitPoint()).toEqual({ offset: 0, maxTs: Number.NEGATIVE_INFINITY, sites: new Map() });
+    expect(run.commit).toMatchObject({ offset: 1, written: 8 });
+    checkInvariants(run.sessions, run.events);
+    expect(comparable(run.sessions, run.events)).toEqual(comparable(clean.sessions, clean.events));
+  });
+
+  it('an idle tick right after a replay that caught up writes the sessions final', () => {
+    const opts = { latenessMs: 2 * MIN, retentionMs: 5 * MIN, settings: { gapMs: 2 * MIN } };
+    const events = [ev('a1', T0), ev('b1', T0 + MIN, { visitor_id: 'B' }), ev('a2', T0 + 90 * S)];
+    const idleAt = T0 + H;
+    const clean = runStateMachine(events, { ...opts, idleAt });
+    const first = runStateMachine(events, opts);
+    const commit = first.state.commitPoint();
+    expect(commit).toMatchObject({ offset: 0, written: 3 });
+    // Restarted: the replay rebuilds the state without writing, then the partition is idle.
+    const second = new PartitionState(stateConfig(opts), { maxTs: null, written: commit.written });
+    events.forEach((event, offset) => {
+      second.process({ offset, event });
+      expect(second.drain().sessions).toEqual([]);
+    });
+    second.tick(idleAt);
+    const out = second.drain();
+    expect(out.sessions.map((r) => r.is_final)).toEqual([1, 1]);
+    const sessions = [...first.sessions, ...out.sessions];
+    expect(comparable(sessions, first.events)).toEqual(comparable(clean.sessions, clean.events));
   });
 
   it('events of a merged session are rewritten with the surviving id and a higher version', () => {
@@ -624,6 +659,7 @@ describe('session properties', () => {
         fc.record({
           /** Cookieless ids: a new id each UTC day, carrying yesterday's. */
           cookieless: fc.boolean(),
+          secondCrash: fc.integer({ min: 0, max: 10_000 }),
           duplicates: fc.array(fc.integer({ min: 0, max: 59 }), { maxLength: 6 }),
           duplicateDelays: fc.array(fc.constantFrom(0, 20 * MIN, 2 * H, 6 * H), { maxLength: 6 }),
           retentionMessages: fc.constantFrom(0, 3, 10_000),
@@ -669,46 +705,30 @@ describe('session properties', () => {
           const clean = runStateMachine(events, { ...opts, idleAt });
 
           const crashAt = crashFraction % (events.length + 1);
-          const commitsAt = new Set(commitFractions.map((f) => f % (crashAt + 1)));
-          const written = {
-            sessions: [] as SessionRow[],
-            events: [] as ReturnType<typeof runStateMachine>['events'],
-          };
-          // Idle ticks on wall-clock time in the first run (not in the replay) must change nothing.
-          const ticksAt = new Set(o.ticks.map((f) => f % (crashAt + 1)));
-          const first = new PartitionState(stateConfig(opts));
-          let commit = { offset: 0, maxTs: null as number | null, sites: [] as [string, number][] };
-          for (let i = 0; i < crashAt; i++) {
-            if (commitsAt.has(i)) {
-              const p = first.commitPoint();
-              commit = {
-                offset: p.offset,
-                maxTs: Number.isFinite(p.maxTs) ? p.maxTs : null,
-                sites: [...p.sites],
-              };
-              first.committed(p.offset);
-            }
-            first.process({ offset: i, event: events[i] as KafkaEvent });
-            if (ticksAt.has(i)) first.tick(idleAt);
-            const out = first.drain();
-            written.sessions.push(...out.sessions);
-            written.events.push(...out.events);
-          }
-          pruned += first.counters.pruned;
-          const second = new PartitionState(stateConfig(opts), commit);
-          for (let i = commit.offset; i < events.length; i++) {
-            second.process({ offset: i, event: events[i] as KafkaEvent });
-          }
-          second.tick(idleAt);
-          const out = second.drain();
-          written.sessions.push(...out.sessions);
-          written.events.push(...out.events);
+          // A second crash, possibly before the replay has caught up with what the first run wrote.
+          const secondCrashAt = crashAt + (o.secondCrash % (events.length - crashAt + 1));
+          const written = crashAndReplay(events, opts, {
+            runs: [
+              {
+                commitsAt: commitFractions.map((f) => f % (crashAt + 1)),
+                crashAt,
+                // Idle ticks on wall-clock time in the first run (not in the replays) must change nothing.
+                ticksAt: o.ticks.map((f) => f % (crashAt + 1)),
+              },
+              {
+                commitsAt: commitFractions.map((f) => (f * 7) % (secondCrashAt + 1)),
+                crashAt: secondCrashAt,
+              },
+            ],
+            idleAt,
+          });
+          pruned += written.first.counters.pruned;
           expect(comparable(written.sessions, written.events)).toEqual(
             comparable(clean.sessions, clean.events),
           );
         },
       ),
-      { numRuns: 6000 },
+      { numRuns: Number(process.env.CRASH_RUNS ?? 300) },
     );
     // The runs must have exercised the pruning of returning visitors' old sessions.
     expect(pruned).toBeGreaterThan(0);
@@ -740,6 +760,27 @@ describe('session properties', () => {
     expect(truth.sessions.every((s) => s.events === 3 && s.duration_s === 7 * 60)).toBe(true);
   });
 
+  it('under continuous traffic of overlapping visits the commit point keeps up with the stream', () => {
+    // 200 visitors, each visit 10 min long with a page view every minute, a new visit starting every
+    // 30 s (a visitor is back every 100 min): at every point of the log several visits are in progress.
+    const opts = { latenessMs: 2 * MIN, retentionMs: 10 * MIN, retentionMessages: 0 };
+    const events: KafkaEvent[] = [];
+    for (let v = 0; v < 12 * 120; v++) {
+      const start = T0 + v * 30 * S;
+      for (let m = 0; m < 10; m++)
+        events.push(ev(`v${v}m${m}`, start + m * MIN, { visitor_id: `visitor-${v % 200}` }));
+    }
+    events.sort((a, b) => a.ts - b.ts);
+    const state = new PartitionState(stateConfig(opts));
+    events.forEach((event, offset) => {
+      state.process({ offset, event });
+      state.drain();
+    });
+    // A replay needs at most the last visits' messages: well under an hour of the 12 h stream.
+    const behind = events.length - state.commitPoint().offset;
+    expect(behind).toBeLessThan(events.length / 12);
+  });
+
   it('a returning visitor is not pruned while a copy of an old event came after its return', () => {
     const opts = { latenessMs: 2 * MIN, retentionMs: 10 * MIN, retentionMessages: 0 };
     const events = [
@@ -753,25 +794,9 @@ describe('session properties', () => {
       ev('b3', T0 + 46 * MIN),
     ];
     const clean = runStateMachine(events, { ...opts, idleAt: T0 + 5 * H });
-    const first = new PartitionState(stateConfig(opts));
-    const written = { sessions: [] as SessionRow[], events: [] as typeof clean.events };
-    events.forEach((event, offset) => {
-      first.process({ offset, event });
-      const out = first.drain();
-      written.sessions.push(...out.sessions);
-      written.events.push(...out.events);
-    });
-    expect(first.counters.pruned).toBe(0);
-    const p = first.commitPoint();
-    expect(p.offset).toBe(0);
-    const second = new PartitionState(stateConfig(opts), p);
-    for (let offset = p.offset; offset < events.length; offset++) {
-      second.process({ offset, event: events[offset] as KafkaEvent });
-    }
-    second.tick(T0 + 5 * H);
-    const out = second.drain();
-    written.sessions.push(...out.sessions);
-    written.events.push(...out.events);
-    expect(comparable(written.sessions, written.events)).toEqual(comparable(clean.sessions, clean.events));
+    const run = crashAndReplay(events, opts, { runs: [{ commitsAt: [6], crashAt: 6 }], idleAt: T0 + 5 * H });
+    expect(run.first.counters.pruned).toBe(0);
+    expect(run.commit.offset).toBe(0);
+    expect(comparable(run.sessions, run.events)).toEqual(comparable(clean.sessions, clean.events));
   });
 });

@@ -6,6 +6,14 @@
  * offset `o` has version `2(o+1)`, and a replay from a commit point (see `commitPoint`) rebuilds the same
  * state and therefore writes the same rows with the same versions. Idle ticks (wall clock) only set
  * `is_final` (version `2(o+1)+1`) and never change a decision, so they cannot make a replay diverge.
+ *
+ * A replay starts at the first message of the oldest visitor state in memory. It may also meet the later
+ * messages of visitors whose state was dropped before the commit (their earlier messages lie before the
+ * commit point) and rebuild those visitors only in part. Such a part is harmless: it is dropped again no
+ * later than the whole state was (same last message, no later event time), which happened before the
+ * commit, and a replay writes no rows for the messages the previous run had already written (`written`
+ * of the commit point). So the commit point need not wait for every visit in progress at some point of
+ * the log to end — under continuous traffic it would never move.
  */
 import type { KafkaEvent } from '@stint/collector/contract';
 import { TimerHeap } from './heap.ts';
@@ -100,13 +108,6 @@ interface VisitorState {
   evicted: boolean;
 }
 
-/** What is left of an evicted visitor state until the commit point has passed all its messages. */
-interface EvictedSpan {
-  minOffset: number;
-  maxOffset: number;
-  before: WatermarkInput;
-}
-
 export function emptyCounters(): Counters {
   return {
     events: 0,
@@ -132,7 +133,12 @@ export class PartitionState {
   /** Offset deadlines: states whose event-time retention has passed, kept `retentionMessages` longer. */
   private readonly offsetTimers = new TimerHeap<VisitorState>();
   private readonly dirty = new Set<VisitorState>();
-  private evicted: EvictedSpan[] = [];
+  /** Messages before this offset had their rows written by an earlier run (a replay writes none). */
+  private readonly written: number;
+  /** True while a replay has rows owed only for messages before `written`. */
+  private replaying: boolean;
+  /** `nextOffset` at the last drain: the rows of every message before it have been taken. */
+  private drainedTo = 0;
   /** The partition's largest event time. */
   private maxTs: number;
   /** Each site's largest event time (a site below `maxTs − siteSkewMs` is dragged along). */
@@ -151,8 +157,14 @@ export class PartitionState {
    */
   constructor(
     private readonly config: StateConfig,
-    start: { maxTs: number | null; sites?: Iterable<readonly [string, number]> } = { maxTs: null },
+    start: {
+      maxTs: number | null;
+      sites?: Iterable<readonly [string, number]>;
+      written?: number;
+    } = { maxTs: null },
   ) {
+    this.written = start.written ?? 0;
+    this.replaying = this.written > 0;
     this.maxTs = start.maxTs ?? Number.NEGATIVE_INFINITY;
     for (const [site, ts] of start.sites ?? []) this.siteMaxTs.set(site, ts);
   }
@@ -201,9 +213,21 @@ export class PartitionState {
 
   /**
    * Rows produced since the last call: per session id and per event only the newest, which is all the
-   * sink and the ReplacingMergeTree tables keep.
+   * sink and the ReplacingMergeTree tables keep. None while a replay is still before `written`.
    */
   drain(): RowSink {
+    const rows = this.take();
+    this.drainedTo = this.nextOffset;
+    return this.replaying ? { sessions: [], events: [] } : rows;
+  }
+
+  /** Ends a replay's silent part: the rows owed so far were written by the run before. */
+  private endReplay(): void {
+    this.take();
+    this.replaying = false;
+  }
+
+  private take(): RowSink {
     const sessions: SessionRow[] = [];
     for (const [id, p] of this.pendingSessions) {
       const row = p.row ?? this.build(p.st, p.span as Span, p.final, p.version, p.updatedMs);
@@ -229,6 +253,7 @@ export class PartitionState {
     const { offset, event: e } = rec;
     if (offset <= this.lastOffset)
       throw new Error(`offset ${offset} after ${this.lastOffset}: records must ascend`);
+    if (this.replaying && offset >= this.written) this.endReplay();
     this.lastOffset = offset;
     const c = this.counters;
     c.events++;
@@ -283,6 +308,7 @@ export class PartitionState {
   tick(nowMs: number, idle: (site: string) => boolean = () => true): void {
     const wIdle = nowMs - this.config.latenessMs;
     if (this.lastOffset < 0) return;
+    if (this.replaying) this.endReplay();
     const version = (this.lastOffset + 1) * 2 + 1;
     for (const st of this.states) {
       if (wIdle > this.watermarkOf(st.site) && idle(st.site)) this.rewrite(st, version, nowMs, wIdle, false);
@@ -290,9 +316,9 @@ export class PartitionState {
   }
 
   /**
-   * The offset a replay must start from to rebuild this state exactly, and the largest event time seen
-   * before it. Every visitor state that saw a message at or after the point must have all its messages
-   * there, including states evicted since: hence the fixed point over the evicted spans.
+   * The offset a replay must start from to rebuild this state (the first message of the oldest visitor
+   * state in memory), the largest event times seen before it, and how far rows have been taken (call it
+   * right after `drain`, before writing what it returned).
    */
   commitPoint(): CommitPoint {
     let offset = this.nextOffset;
@@ -303,22 +329,8 @@ export class PartitionState {
         before = st.before;
       }
     }
-    for (let changed = true; changed; ) {
-      changed = false;
-      for (const s of this.evicted) {
-        if (s.maxOffset >= offset && s.minOffset < offset) {
-          offset = s.minOffset;
-          before = s.before;
-          changed = true;
-        }
-      }
-    }
-    return { offset, maxTs: before.maxTs, sites: before.sites };
-  }
-
-  /** Forgets evicted spans wholly before a committed offset. */
-  committed(offset: number): void {
-    this.evicted = this.evicted.filter((s) => s.maxOffset >= offset);
+    const written = Math.max(this.written, this.drainedTo);
+    return { offset, maxTs: before.maxTs, sites: before.sites, written };
   }
 
   private visitors(site: string): Map<string, VisitorState> {
@@ -564,8 +576,7 @@ export class PartitionState {
    * one a replay starting at the cut's message would build: every event before the cut came earlier in
    * the log (duplicates included) and ended more than gap + retention before the events after it, so
    * the sessions after it start as `first_visit` either way, and the sessions before it are final and
-   * written. Like an evicted state, the dropped part is remembered as a span for the commit point.
-   * When the log does not allow the cut (a late event landed in the prefix), it is given up.
+   * written. When the log does not allow the cut (a late event landed in the prefix), it is given up.
    */
   private prune(st: VisitorState): void {
     const cut = st.cutOffset;
@@ -574,13 +585,11 @@ export class PartitionState {
     st.cutDue = Number.POSITIVE_INFINITY;
     const events = st.events;
     let i = 0;
-    let prefixMax = -1;
     while (i < events.length && (events[i] as HeldEvent).offset < cut) {
-      const h = events[i] as HeldEvent;
-      prefixMax = Math.max(prefixMax, h.offset, h.dupOffset ?? -1);
+      if (((events[i] as HeldEvent).dupOffset ?? -1) >= cut) return;
       i++;
     }
-    if (i === 0 || prefixMax >= cut) return;
+    if (i === 0) return;
     for (let j = i; j < events.length; j++) if ((events[j] as HeldEvent).offset < cut) return;
     const split = st.split;
     if (split === null) return;
@@ -593,7 +602,6 @@ export class PartitionState {
       if (opening.openId !== undefined) st.written.delete(opening.openId);
     }
     for (let j = 0; j < i; j++) st.eventIds.delete((events[j] as HeldEvent).e.event_id);
-    this.evicted.push({ minOffset: st.minOffset, maxOffset: prefixMax, before: st.before });
     const spans = split.spans.slice(k);
     for (const span of spans) {
       span.start -= i;
@@ -629,6 +637,5 @@ export class PartitionState {
       if (byVisitor.size === 0) this.bySite.delete(st.site);
     }
     this.states.delete(st);
-    this.evicted.push({ minOffset: st.minOffset, maxOffset: st.maxOffset, before: st.before });
   }
 }

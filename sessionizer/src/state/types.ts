@@ -165,7 +165,11 @@ export interface WatermarkInput {
   sites: ReadonlyMap<string, number>;
 }
 
-/** Where a replay must start so that it rebuilds the same state, and the watermark input at that point. */
+/**
+ * Where a replay must start, the watermark input at that point, and `written`: the offset before which
+ * every message's rows were already taken (a replay writes nothing for those, see `PartitionState`).
+ */
 export interface CommitPoint extends WatermarkInput {
   offset: number;
+  written: number;
 }
