@@ -29,6 +29,8 @@ export interface ReportCacheOptions {
   maxEntries?: number;
   /** Results with more rows are not kept. Default 5000. */
   maxRows?: number;
+  /** Rows kept in all (least recently used results dropped first). Default 100 000 (tens of MB). */
+  maxTotalRows?: number;
   /** Counters to update (default: a fresh object). */
   stats?: CacheStats;
 }
@@ -69,10 +71,13 @@ export class ReportCache {
   private readonly entries = new Map<string, { fingerprint: string; rows: Row[] }>();
   private readonly maxEntries: number;
   private readonly maxRows: number;
+  private readonly maxTotalRows: number;
+  private totalRows = 0;
 
   constructor(options: ReportCacheOptions = {}) {
     this.maxEntries = options.maxEntries ?? 500;
     this.maxRows = options.maxRows ?? 5000;
+    this.maxTotalRows = options.maxTotalRows ?? 100_000;
     this.stats = options.stats ?? { hits: 0, misses: 0, bypassed: 0, raced: 0 };
   }
 
@@ -89,14 +94,22 @@ export class ReportCache {
   }
 
   set(text: string, fingerprint: string, rows: Row[]): void {
-    if (rows.length > this.maxRows) return;
-    this.entries.delete(text);
+    this.drop(text);
+    if (rows.length > this.maxRows || rows.length > this.maxTotalRows) return;
     this.entries.set(text, { fingerprint, rows: structuredClone(rows) });
-    while (this.entries.size > this.maxEntries) {
+    this.totalRows += rows.length;
+    while (this.entries.size > this.maxEntries || this.totalRows > this.maxTotalRows) {
       const oldest = this.entries.keys().next().value;
       if (oldest === undefined) break;
-      this.entries.delete(oldest);
+      this.drop(oldest);
     }
+  }
+
+  private drop(text: string): void {
+    const old = this.entries.get(text);
+    if (old === undefined) return;
+    this.totalRows -= old.rows.length;
+    this.entries.delete(text);
   }
 }
 

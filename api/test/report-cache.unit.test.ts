@@ -113,6 +113,18 @@ describe('report cache and clean months', () => {
     expect(h.state.lists).toBe(2);
   });
 
+  it('keeps at most maxTotalRows rows in all, dropping the least recently used results', () => {
+    const c = new ReportCache({ maxTotalRows: 5 });
+    const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ i }));
+    c.set('a', 'f', rows(2));
+    c.set('b', 'f', rows(2));
+    c.set('a', 'f', rows(2)); // replacing counts once
+    c.set('c', 'f', rows(3)); // 7 > 5: the oldest (b) goes
+    expect([c.get('a', 'f')?.length, c.get('b', 'f'), c.get('c', 'f')?.length]).toEqual([2, undefined, 3]);
+    c.set('d', 'f', rows(6)); // more than all: not kept, nothing dropped for it
+    expect([c.size, c.get('d', 'f')]).toEqual([2, undefined]);
+  });
+
   it('hands out copies, so a caller changing its rows does not change the cache', async () => {
     const h = harness();
     const first = await h.report([Q1]);
