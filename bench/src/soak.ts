@@ -16,6 +16,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { ServerEvent } from '@stint/collector/contract';
+import { createKafka } from '@stint/infra/kafka';
 import { stintHome } from '@stint/infra/stack';
 import { Random } from '@stint/infra/testing';
 import { type Pipeline, startPipeline } from '../../e2e/src/pipeline.ts';
@@ -132,6 +133,7 @@ async function main(): Promise<void> {
   let lastProbeAt = 0;
   const probeEveryMs = (intervalS * 1000) / probesPerInterval;
   const requests = new Set<Promise<void>>();
+  let commit: { behind: number; total: number } | null = null;
 
   const post = (site: string, batch: { event: ServerEvent; bot: boolean }[]) => {
     const sentAt = Date.now();
@@ -272,25 +274,29 @@ async function main(): Promise<void> {
     const deadline = Date.now() + 30_000;
     while (probes.outstanding > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     await probes.stop();
+    commit = await commitLag(pipeline).catch(() => null);
   } finally {
     clearInterval(sampler);
     clearInterval(reader);
-    await pipeline.close();
+    // The figures first: a slow cleanup (dropping the database on a busy server) must not lose the run.
+    report({
+      samples,
+      startedAt,
+      acked,
+      accepted,
+      errors,
+      errorStatuses,
+      ackMs,
+      readMs,
+      readErrors,
+      probes,
+      visits: traffic.visitsStarted,
+      commit,
+    });
+    await pipeline.close().catch((err: unknown) => {
+      log(`cleanup failed (the test database or topic may be left behind): ${String(err)}`);
+    });
   }
-
-  report({
-    samples,
-    startedAt,
-    acked,
-    accepted,
-    errors,
-    errorStatuses,
-    ackMs,
-    readMs,
-    readErrors,
-    probes,
-    visits: traffic.visitsStarted,
-  });
 }
 
 function report(r: {
@@ -305,6 +311,7 @@ function report(r: {
   readErrors: number;
   probes: FreshnessProbes;
   visits: number;
+  commit: { behind: number; total: number } | null;
 }): void {
   const last = r.samples[r.samples.length - 1];
   const durationS = last?.t_s ?? 0;
@@ -355,6 +362,14 @@ function report(r: {
       unit: `seen, ${r.probes.missing} never`,
     },
   ];
+  if (r.commit) {
+    // How much a restarted sessionizer would replay: its commit points must follow the stream.
+    figures.push({
+      name: 'sessionizer commit lag at the end (messages a restart replays)',
+      value: r.commit.behind,
+      unit: `of ${r.commit.total} messages`,
+    });
+  }
   const growth: Record<string, ReturnType<typeof memoryGrowth>> = {};
   for (const p of procs) {
     const series = steady
@@ -415,6 +430,26 @@ function report(r: {
     memory_summary_markdown: summary,
     samples: r.samples,
   });
+}
+
+/** Messages between the sessionizer group's committed offsets and the end of the topic, all partitions. */
+async function commitLag(p: Pipeline): Promise<{ behind: number; total: number }> {
+  const admin = createKafka({ clientId: 'stint-soak', brokers: p.kafkaBrokers.split(',') }).admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId: p.consumerGroup, topics: [p.topic] });
+    const ends = await admin.fetchTopicOffsets(p.topic);
+    let behind = 0;
+    let total = 0;
+    for (const end of ends) {
+      const c = Number(committed?.partitions.find((x) => x.partition === end.partition)?.offset ?? -1);
+      total += Number(end.high);
+      behind += Number(end.high) - Math.max(0, c);
+    }
+    return { behind, total };
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 await main();
