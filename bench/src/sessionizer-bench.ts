@@ -268,8 +268,19 @@ async function benchEndToEnd(): Promise<void> {
   const flushes = (await sessionizer.metrics.flushSeconds.get()).values;
   const flushSum = flushes.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
   const flushCount = flushes.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
-  say(`  ${flushCount} ClickHouse flushes, ${round(flushSum)} s in total`);
-  extra.e2e = { seconds, cpuSeconds, flushCount, flushSeconds: flushSum };
+  const written = (await sessionizer.metrics.rowsWritten.get()).values;
+  const rows = (table: string) => written.find((v) => v.labels.table === table)?.value ?? 0;
+  say(
+    `  ${flushCount} ClickHouse flushes, ${round(flushSum)} s in total; rows written: ${rows('events_raw')} events, ${rows('sessions_raw')} sessions`,
+  );
+  extra.e2e = {
+    seconds,
+    cpuSeconds,
+    flushCount,
+    flushSeconds: flushSum,
+    eventRows: rows('events_raw'),
+    sessionRows: rows('sessions_raw'),
+  };
   await sessionizer.stop();
   const [sessions] = await queryRows<{ n: string }>(client, `SELECT count() AS n FROM ${database}.sessions`);
   await client.close();
