@@ -1,7 +1,7 @@
 /**
  * bench/api: every dashboard query's latency through the real api over HTTP on N million events
  * (default 10 M) in ClickHouse. `npx tsx bench/src/api-bench.ts [--events 10000000] [--runs 20]
- * [--cold-runs 5] [--only <name part>] [--reuse]`.
+ * [--cold-runs 10] [--only <name part>] [--reuse]`.
  * The data goes to the database `stint_bench_api` (kept between runs with --reuse).
  * Two figures per query: the api as configured (a repeated request of unchanged data is answered from
  * the api's result cache), and `uncached` (an api built without the cache: every request computes
@@ -19,7 +19,7 @@ const { values } = parseArgs({
     events: { type: 'string', default: '10000000' },
     runs: { type: 'string', default: '20' },
     reuse: { type: 'boolean', default: false },
-    'cold-runs': { type: 'string', default: '5' },
+    'cold-runs': { type: 'string', default: '10' },
     only: { type: 'string' },
   },
 });
@@ -115,17 +115,28 @@ for (const [name, path] of queries) {
   if (values.only !== undefined && !name.includes(values.only)) continue;
   const d = await measure(address, name, path, runs, 2); // two warm-up runs
   detail[name] = d;
-  figures.push({ name: `${name} p95`, value: d.p95, unit: 'ms', target: '< 200' });
+  // Repeated requests over unchanged data are answered from the api's result cache: useful, but not
+  // the figure the target is about (any write to the range, e.g. the live sessionizer, invalidates it).
+  figures.push({ name: `${name} p95, repeated request (result cache)`, value: d.p95, unit: 'ms' });
   say(`${name}: p50 ${d.p50} ms, p95 ${d.p95} ms`);
   if (coldRuns > 0 && name !== 'realtime') {
     const c = await measure(coldAddress, name, path, coldRuns, 1);
     coldDetail[name] = c;
-    coldFigures.push({ name: `${name} uncached p50`, value: c.p50, unit: 'ms' });
+    coldFigures.push({ name: `${name} p95, uncached`, value: c.p95, unit: 'ms', target: '< 200' });
     say(`${name} (uncached): p50 ${c.p50} ms, p95 ${c.p95} ms`);
   }
 }
 const worst = Math.max(...Object.values(detail).map((d) => d.p95));
-figures.unshift({ name: 'worst dashboard query p95', value: worst, unit: 'ms', target: '< 200' });
+figures.unshift({ name: 'worst query p95, repeated request (result cache)', value: worst, unit: 'ms' });
+if (coldFigures.length > 0) {
+  const worstCold = Math.max(...Object.values(coldDetail).map((d) => d.p95));
+  figures.unshift({
+    name: 'worst dashboard query p95, uncached',
+    value: worstCold,
+    unit: 'ms',
+    target: '< 200',
+  });
+}
 figures.push(...coldFigures);
 writeResult('api', figures, { events: wanted, runs, detail, cold_runs: coldRuns, uncached: coldDetail });
 await app.close();
