@@ -23,19 +23,19 @@ import {
   expectedRealtime,
   expectedTimeseries,
   type Filters,
+  FROM,
   NOW,
+  RANGE,
   rawRows,
   SITE_A,
   SITE_B,
   select,
+  TO,
   TZ_A,
 } from './fixture.ts';
+import { expectClose } from './fixture-api.ts';
 
 const all = buildSessions();
-// from=2024-03-08&to=2024-03-12 in New York, computed by hand: EST before the 10th, EDT after.
-const RANGE = 'from=2024-03-08&to=2024-03-12';
-const FROM = Date.UTC(2024, 2, 8, 5);
-const TO = Date.UTC(2024, 2, 13, 4);
 // The previous 5 local days: 2024-03-03 .. 2024-03-07.
 const PREV_FROM = Date.UTC(2024, 2, 3, 5);
 
@@ -81,10 +81,6 @@ function qs(filters: Filters): string {
   return Object.entries(filters)
     .map(([k, v]) => `&${k}=${encodeURIComponent(v as string)}`)
     .join('');
-}
-
-function expectClose(got: Record<string, number>, want: Record<string, number>, label: string) {
-  for (const [k, v] of Object.entries(want)) expect(got[k], `${label}: ${k}`).toBeCloseTo(v, 9);
 }
 
 const FILTER_CASES: Filters[] = [

@@ -25,10 +25,12 @@ import {
   expectedMetrics,
   expectedRealtime,
   expectedTimeseries,
+  FROM,
   NOW,
   rawRows,
   SITE_A,
   select,
+  TO,
   TZ_A,
 } from './fixture.ts';
 
@@ -42,9 +44,6 @@ const run: Runner = async (q) => {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 };
 const all = buildSessions();
-// 2024-03-08 .. 2024-03-12 in New York (DST starts on the 10th).
-const FROM = Date.UTC(2024, 2, 8, 5);
-const TO = Date.UTC(2024, 2, 13, 4);
 const params = (filters: ReportParams['filters'] = {}): ReportParams => ({
   database: DB,
   site: SITE_A,

@@ -41,6 +41,10 @@ export const SITE_B = 'b.example';
 export const TZ_A = 'America/New_York';
 /** The clock the api is given in tests: realtime looks back 5 minutes from here. */
 export const NOW = Date.UTC(2024, 2, 12, 15, 0, 0);
+/** The report range of most tests: from=2024-03-08&to=2024-03-12 in New York, by hand (EST before the 10th, EDT after). */
+export const RANGE = 'from=2024-03-08&to=2024-03-12';
+export const FROM = Date.UTC(2024, 2, 8, 5);
+export const TO = Date.UTC(2024, 2, 13, 4);
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;

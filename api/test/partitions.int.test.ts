@@ -3,12 +3,8 @@
  * is one merged part and every report read without FINAL still equals the independent computation; a
  * late correction makes its month a FINAL month again, and the reports follow it.
  */
-import { exec, insertRows } from '@stint/infra/clickhouse';
-import { addSite, createToken } from '@stint/infra/registry';
-import { createTestDatabase, type TestDatabase } from '@stint/infra/testing';
-import type { FastifyInstance } from 'fastify';
+import { insertRows } from '@stint/infra/clickhouse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi } from '../src/app.ts';
 import { listParts } from '../src/partitions.ts';
 import { BREAKDOWNS } from '../src/queries/index.ts';
 import {
@@ -17,63 +13,27 @@ import {
   expectedDuration,
   expectedFrequency,
   expectedMetrics,
+  FROM,
   type FxSession,
-  NOW,
-  rawRows,
+  RANGE,
   SITE_A,
   select,
   sessionRow,
-  TZ_A,
+  TO,
 } from './fixture.ts';
+import { expectClose, type FixtureApi, fixtureApi, lateCorrectionVictim } from './fixture-api.ts';
 
 const all = buildSessions();
-const RANGE = 'from=2024-03-08&to=2024-03-12';
-const FROM = Date.UTC(2024, 2, 8, 5);
-const TO = Date.UTC(2024, 2, 13, 4);
-
-let db: TestDatabase;
-let app: FastifyInstance;
-let token = '';
+let fx: FixtureApi;
+const get = (path: string) => fx.get(path);
 
 beforeAll(async () => {
-  db = await createTestDatabase('api_parts');
-  await addSite(db.client, db.database, { site_id: SITE_A, timezone: TZ_A });
-  token = (await createToken(db.client, db.database, { site: SITE_A, scope: 'read' })).secret;
-  const rows = rawRows(all);
-  // Two inserts per table, so OPTIMIZE really merges (and drops the stale versions).
-  const half = (xs: Record<string, unknown>[]) => [xs.slice(0, xs.length >> 1), xs.slice(xs.length >> 1)];
-  for (const part of half(rows.sessions)) await insertRows(db.client, `${db.database}.sessions_raw`, part);
-  for (const part of half(rows.events)) await insertRows(db.client, `${db.database}.events_raw`, part);
-  await exec(db.client, `OPTIMIZE TABLE ${db.database}.sessions_raw FINAL`);
-  await exec(db.client, `OPTIMIZE TABLE ${db.database}.events_raw FINAL`);
-  app = await buildApi({
-    client: db.client,
-    database: db.database,
-    now: () => NOW,
-    staticRoot: null,
-    reportCache: null,
-  });
+  fx = await fixtureApi('api_parts', all, { reportCache: null, merged: true });
 });
 
 afterAll(async () => {
-  await app?.close();
-  await db?.drop();
+  await fx?.close();
 });
-
-async function get(path: string) {
-  const res = await app.inject({
-    method: 'GET',
-    url: `/api/v1/sites/${SITE_A}/${path}`,
-    headers: { authorization: `Bearer ${token}` },
-  });
-  expect(res.statusCode).toBe(200);
-  // biome-ignore lint/suspicious/noExplicitAny: response bodies are JSON whose values the tests check one by one
-  return res.json() as Record<string, any>;
-}
-
-function expectClose(got: Record<string, number>, want: Record<string, number>, label: string) {
-  for (const [k, v] of Object.entries(want)) expect(got[k], `${label}: ${k}`).toBeCloseTo(v, 9);
-}
 
 async function expectTruth(sessions: readonly FxSession[]) {
   const sel = select(sessions, SITE_A, FROM, TO);
@@ -109,22 +69,16 @@ async function expectTruth(sessions: readonly FxSession[]) {
 
 describe('reports without FINAL in merged months', () => {
   it('every month of the merged fixture is clean, and every report equals the independent computation', async () => {
-    const l = await listParts(db.client, db.database);
+    const l = await listParts(fx.db.client, fx.db.database);
     expect(l.clean.sessions.some((n) => n.startsWith('202403_'))).toBe(true);
     expect(l.clean.events.some((n) => n.startsWith('202403_'))).toBe(true);
     await expectTruth(all);
   });
 
   it('a late correction makes its month a FINAL month again, and the reports show it', async () => {
-    const victim = all.find(
-      (s) =>
-        s.site === SITE_A &&
-        (s.events[0]?.ts ?? 0) >= FROM + 86_400_000 &&
-        (s.events[0]?.ts ?? 0) < TO &&
-        s.events.some((e) => e.name === 'pageview'),
-    ) as FxSession;
-    await insertRows(db.client, `${db.database}.sessions_raw`, [sessionRow(victim, 9, 1)]);
-    const l = await listParts(db.client, db.database);
+    const victim = lateCorrectionVictim(all);
+    await insertRows(fx.db.client, `${fx.db.database}.sessions_raw`, [sessionRow(victim, 9, 1)]);
+    const l = await listParts(fx.db.client, fx.db.database);
     expect(l.clean.sessions.some((n) => n.startsWith('202403_'))).toBe(false);
     await expectTruth(all.filter((s) => s !== victim));
   });
