@@ -127,7 +127,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const now = deps.now ?? Date.now;
   const app = Fastify({
     logger: deps.logger ?? false,
-    disableRequestLogging: false,
     ...(deps.trustProxy !== undefined ? { trustProxy: deps.trustProxy } : {}), // [auth]
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
