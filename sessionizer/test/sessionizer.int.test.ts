@@ -1,7 +1,8 @@
 /**
  * Through real Kafka and ClickHouse: events produced to a topic come out as `stint.sessions` rows,
  * corrections (merges, moved starts) leave no ghost, and a restart rebuilds the state by replay
- * from the commit point and carries on as if nothing happened.
+ * from the commit point and carries on as if nothing happened; under continuous traffic the commit
+ * point follows the stream and the replay writes nothing the previous run had written.
  */
 import { encodeKafkaEvent, type KafkaEvent, kafkaKey } from '@stint/collector/contract';
 import { queryRows } from '@stint/infra/clickhouse';
@@ -22,13 +23,14 @@ let topic: string;
 let producer: Producer;
 const running: Sessionizer[] = [];
 
-function start(groupId: string): Sessionizer {
+function start(groupId: string, options: Partial<Parameters<typeof buildSessionizer>[0]> = {}): Sessionizer {
   const s = buildSessionizer({
     kafka,
     clickhouse: db.client,
     database: db.database,
     topic,
     groupId,
+    ...options,
     log: createLogger('sessionizer-test', 'warn'),
     flushIntervalMs: 100,
     idleMs: 300,
@@ -37,9 +39,9 @@ function start(groupId: string): Sessionizer {
   return s;
 }
 
-async function produce(events: KafkaEvent[]): Promise<void> {
+async function produce(events: KafkaEvent[], to = topic): Promise<void> {
   await producer.send({
-    topic,
+    topic: to,
     acks: -1,
     messages: events.map((e) => ({ key: kafkaKey(e), value: encodeKafkaEvent(e) })),
   });
@@ -183,5 +185,81 @@ describe('sessionizer through Kafka and ClickHouse', () => {
       { timeoutMs: 30_000, message: 'visitor-one continued after restart' },
     );
     expect((await eventSessions()).d1).toBe(id('visitor-one', 'a1'));
+  });
+
+  it('under continuous traffic the commit follows the stream, and a restart replays without rewriting', async () => {
+    // 300 visits of 5 page views over 2 minutes, one starting every 20 s, 50 visitors (each back every
+    // 1,000 s): at every point of the log some visits are in progress.
+    const stream = uniqueTopic('sessionizer_continuous');
+    await ensureTopic(kafka, stream, 2);
+    const events: KafkaEvent[] = [];
+    for (let v = 0; v < 300; v++) {
+      for (let k = 0; k < 5; k++) {
+        const visitor = {
+          site_id: 'int.example.com',
+          hostname: 'int.example.com',
+          visitor_id: `c-${v % 50}`,
+        };
+        events.push(ev(`c${v}-${k}`, T + v * 20 * S + k * 30 * S, { ...visitor, path: `/p${k}` }));
+      }
+    }
+    events.sort((a, b) => a.ts - b.ts);
+    await produce(events, stream);
+    const group = `g-${stream}`;
+    const options = { topic: stream, latenessMs: 10_000, retentionMs: 60_000, retentionMessages: 0 };
+    const count = async (table: string) =>
+      Number(
+        (
+          await queryRows<{ n: string }>(
+            db.client,
+            `SELECT count() AS n FROM ${db.database}.${table} WHERE startsWith(visitor_id, 'c-')`,
+          )
+        )[0]?.n,
+      );
+    const first = start(group, options);
+    await first.start();
+    await waitFor(async () => (await count('events')) === events.length, {
+      timeoutMs: 60_000,
+      message: 'every event stored',
+    });
+    await first.stop();
+    const admin = kafka.admin();
+    await admin.connect();
+    const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [stream] });
+    const ends = await admin.fetchTopicOffsets(stream);
+    await admin.disconnect();
+    let toReplay = 0;
+    for (const p of offsets?.partitions ?? []) {
+      const end = Number(ends.find((e) => e.partition === p.partition)?.high);
+      toReplay += end - Number(p.offset);
+      const meta = JSON.parse(p.metadata ?? '{}') as { written?: number };
+      // A restart needs only the last visits: well under a tenth of the partition.
+      expect(end - Number(p.offset), `partition ${p.partition}`).toBeLessThan(end / 10);
+      expect(meta.written).toBe(end);
+    }
+    expect(await count('sessions')).toBe(300);
+    const rawEvents = await count('events_raw');
+    const before = await queryRows<Record<string, unknown>>(
+      db.client,
+      `SELECT * FROM ${db.database}.sessions WHERE startsWith(visitor_id, 'c-') ORDER BY session_id`,
+    );
+
+    // The restarted instance rebuilds the open visits silently: no event row is written again.
+    const second = start(group, options);
+    await second.start();
+    const replayed = async () => (await second.metrics.events.get()).values[0]?.value ?? 0;
+    await waitFor(async () => (await replayed()) === toReplay, {
+      timeoutMs: 30_000,
+      message: `the replay of ${toReplay} messages`,
+    });
+    await second.flush();
+    expect(await count('events_raw')).toBe(rawEvents);
+    const after = await queryRows<Record<string, unknown>>(
+      db.client,
+      `SELECT * FROM ${db.database}.sessions WHERE startsWith(visitor_id, 'c-') ORDER BY session_id`,
+    );
+    const stable = (rows: Record<string, unknown>[]) =>
+      rows.map(({ version: _v, updated_at: _u, ...r }) => r);
+    expect(stable(after)).toEqual(stable(before));
   });
 });
