@@ -260,7 +260,8 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
         return;
       } catch {
         if (stopping && !heartbeat) throw new Error('ClickHouse unavailable at shutdown');
-        if (isRunning && !isRunning()) return;
+        // A batch handler gives up when stopping: the final flush in `stop` tries once more.
+        if (stopping || (isRunning && !isRunning())) return;
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 5000);
         await heartbeat?.().catch(() => undefined);
@@ -284,7 +285,22 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
     metrics.heldEvents.set(held);
   }
 
-  async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
+  /** Batch handlers running now: `stop` waits for them before its final flush. */
+  let inBatch = 0;
+  let batchDone: (() => void) | null = null;
+
+  async function eachBatch(payload: EachBatchPayload) {
+    if (stopping) return;
+    inBatch++;
+    try {
+      await handleBatch(payload);
+    } finally {
+      inBatch--;
+      if (inBatch === 0) batchDone?.();
+    }
+  }
+
+  async function handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
     if (batch.isEmpty()) return;
     const first = Number(batch.firstOffset());
     const p = await partitionFor(batch.partition, first);
@@ -307,7 +323,7 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
       }
     }
     await sites.ensure(siteIds);
-    if (!isRunning() || isStale()) return;
+    if (!isRunning() || isStale() || stopping) return;
     for (const r of records) p.state.process(r);
     // Rows are built once per batch: the newest per session id and per event.
     sink.add(p.state.drain());
@@ -396,11 +412,14 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
       stopping = true;
       if (timer) clearInterval(timer);
       if (refresh) clearInterval(refresh);
-      if (consumer) await consumer.stop();
+      // The final flush commits while this instance is still a member of the group (kafkajs cannot
+      // commit once the consumer is stopped): no new batch is processed, the one running finishes.
+      if (inBatch > 0) await new Promise<void>((resolve) => (batchDone = resolve));
       await background;
       await flushUntilWritten().catch((err) =>
         log.error({ err }, 'final flush failed; rows will be replayed'),
       );
+      if (consumer) await consumer.stop();
       if (consumer) await consumer.disconnect();
     },
     flush: () => flushAndCommit(),
