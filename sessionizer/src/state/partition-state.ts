@@ -265,7 +265,9 @@ export class PartitionState {
     if (!st) {
       if (e.ts < w) c.veryLateWithoutState++;
       st = this.create(e, offset);
-    } else {
+    } else if (e.ts - st.maxTs > this.config.retentionMs) {
+      // Only a visitor back after more than the retention can be back after the horizon: the site's
+      // settings are looked up for those alone, not for every event.
       const gapMs = this.config.settingsFor(site).gapMs;
       if (e.ts - st.maxTs > gapMs + this.config.retentionMs) {
         // The visitor is back after more than the horizon: the events before may be cut off (`prune`).
