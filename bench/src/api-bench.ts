@@ -57,6 +57,8 @@ if (!values.reuse || have !== wanted) {
     await exec(admin, `OPTIMIZE TABLE ${database}.${t} FINAL`);
   }
 }
+// Data kept from an older version gets the newer migrations (and their backfills) first.
+if (values.reuse && have === wanted) await migrate({ client: admin, database, log: say });
 const client = createClickHouse({ database, requestTimeoutMs: 300_000 });
 await addSite(client, database, { site_id: site, timezone: 'Europe/Berlin' });
 const token = await createToken(client, database, { site, scope: 'read' });

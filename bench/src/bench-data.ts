@@ -52,6 +52,12 @@ const REASONS = arr([
   'max_length',
 ]);
 
+/**
+ * The path of event number `n` (a UInt64 expression): events 5s…5s+4 belong to session s, and those
+ * with n % 5 in (0, 2, 4) are its page views, in that order (the session rows' page lists).
+ */
+const pathOf = (n: string) => `${PATHS}[1 + cityHash64(${n}, 98) % 10]`;
+
 /** Per-session attributes, computed the same way for the sessions and the events of session `s`. */
 function sessionExpr(s: string, days: number, now: number) {
   const h = (k: number) => `cityHash64(${s}, ${k})`;
@@ -84,11 +90,12 @@ export async function generateBenchData(
     client,
     sql`INSERT INTO ${db}.sessions_raw
       (site_id, session_id, visitor_id, started_at, ended_at, duration_s, pageviews, events, engaged_ms, entry_path, exit_path,
-       is_bounce, is_engaged, has_conversion, source, medium, channel, campaign, referrer_host, country, device, browser, os,
+       page_paths, page_path_views, is_bounce, is_engaged, has_conversion, source, medium, channel, campaign, referrer_host, country, device, browser, os,
        start_reason, is_final, deleted, version, updated_at)
       SELECT ${o.site}, ${raw(x.sessionId)}, ${raw(x.visitorId)},
         st, st + dur, dur, pv, pv * 2 + 1, eng,
         ${raw(x.entry)}, ${raw(x.exit)},
+        arrayDistinct(viewed) AS paths, arrayMap(p -> toUInt32(countEqual(viewed, p)), paths),
         pv = 1 AND eng < 10000, pv >= 2 OR eng >= 10000, 0,
         ${raw(`${SOURCES}[src]`)}, ${raw(`${MEDIUMS}[src]`)},
         '', '', '', ${raw(x.country)}, ${raw(`${DEVICES}[dev]`)},
@@ -97,7 +104,8 @@ export async function generateBenchData(
       FROM (
         SELECT number, ${raw(x.startedAt)} AS st, ${raw(x.duration)} AS dur,
           ${raw(x.pageviews)} AS pv, ${raw(x.engaged)} AS eng,
-          ${raw(x.src)} AS src, ${raw(x.device)} AS dev
+          ${raw(x.src)} AS src, ${raw(x.device)} AS dev,
+          ${raw(`[${[0, 2, 4].map((k) => pathOf(`toUInt64(number * 5 + ${k})`)).join(', ')}]`)} AS viewed
         FROM system.numbers LIMIT ${sessions}
       )`,
   );
@@ -116,7 +124,7 @@ export async function generateBenchData(
         ${raw(e.browser)}, ${raw(e.os)}, 1
       FROM (
         SELECT number, intDiv(number, 5) AS s, ${raw(e.startedAt)} + (number % 5) * 30 AS t,
-          ${raw(`${PATHS}[1 + cityHash64(number, 98) % 10]`)} AS p
+          ${raw(pathOf('number'))} AS p
         FROM system.numbers LIMIT ${o.events}
       )`,
   );

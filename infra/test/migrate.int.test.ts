@@ -128,4 +128,83 @@ describe('migrations on the real server', () => {
       await db.drop();
     }
   });
+
+  it('008 fills the page lists of sessions written before 007 from their page views, keeping the latest version of each session', async () => {
+    const db = await createTestDatabase('pages');
+    const dir = mkdtempSync(`${tmpdir()}/stint-migrations-`);
+    try {
+      // The database as it was before 007: migrations 001-006 only.
+      await db.drop();
+      cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+      rmSync(`${dir}/007_session_pages.sql`);
+      rmSync(`${dir}/008_session_pages_backfill.sql`);
+      await migrate({ client: admin, database: db.database, dir });
+      const session = (id: string, version: number, pageviews: number) => ({
+        site_id: 'a.com',
+        session_id: id,
+        visitor_id: `v-${id}`,
+        started_at: '2026-01-31 23:50:00',
+        pageviews,
+        version,
+        deleted: 0,
+      });
+      await admin.insert({
+        table: `${db.database}.sessions_raw`,
+        format: 'JSONEachRow',
+        values: [session('s1', 1, 2), session('s1', 2, 3), session('s2', 1, 0)],
+      });
+      const view = (id: string, path: string, second: number, name = 'pageview') => ({
+        site_id: 'a.com',
+        event_id: `${id}-${second}`,
+        ts: `2026-01-31 23:50:0${second}`,
+        ts_ms: Date.UTC(2026, 0, 31, 23, 50, second),
+        session_id: id,
+        name,
+        path,
+        version: 1,
+      });
+      await admin.insert({
+        table: `${db.database}.events_raw`,
+        format: 'JSONEachRow',
+        values: [
+          view('s1', '/b', 2),
+          view('s1', '/a', 1),
+          view('s1', "/a'\\\t", 3),
+          view('s1', '/b', 4),
+          view('s1', '/c', 5, 'signup'),
+        ],
+      });
+      await migrate({ client: admin, database: db.database });
+      const rows = await queryRows<{
+        session_id: string;
+        version: string;
+        page_paths: string[];
+        page_path_views: number[];
+        keyed: number;
+      }>(
+        admin,
+        `SELECT session_id, version, page_paths, page_path_views, visitor_key = cityHash64(visitor_id) AS keyed
+         FROM ${db.database}.sessions_raw FINAL ORDER BY session_id`,
+      );
+      expect(rows).toEqual([
+        {
+          session_id: 's1',
+          version: '2',
+          page_paths: ['/a', '/b', "/a'\\\t"],
+          page_path_views: [1, 2, 1],
+          keyed: 1,
+        },
+        { session_id: 's2', version: '1', page_paths: [], page_path_views: [], keyed: 1 },
+      ]);
+      expect(
+        await queryRows<{ page_paths: string[] }>(
+          admin,
+          `SELECT page_paths FROM ${db.database}.sessions WHERE session_id = 's1'`,
+        ),
+      ).toEqual([{ page_paths: ['/a', '/b', "/a'\\\t"] }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await db.drop();
+    }
+  });
 });

@@ -3,6 +3,8 @@ import type { Counters } from './state/index.ts';
 
 export function createMetrics() {
   const registry = new Registry();
+  // Process metrics: CPU, heap, RSS, GC pauses, event-loop lag.
+  collectDefaultMetrics({ register: registry, prefix: 'stint_sessionizer_' });
   const counter = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
   // The state gauges cost a walk over every visitor state: they are computed when read (a scrape),
   // once for all of them, not on every batch.

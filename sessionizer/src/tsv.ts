@@ -58,6 +58,8 @@ export const SESSION_COLUMNS = [
   'max_scroll_depth',
   'entry_path',
   'exit_path',
+  'page_paths',
+  'page_path_views',
   'is_bounce',
   'is_engaged',
   'has_conversion',
@@ -96,6 +98,24 @@ const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n'
 /** One String value, escaped for TabSeparated. */
 export function tsvString(s: string): string {
   return SPECIAL.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c] as string) : s;
+}
+
+const QUOTED_SPECIAL = /[\\'\t\n\r]/;
+const QUOTED_ESCAPES: Record<string, string> = { ...ESCAPES, "'": "\\'" };
+
+/**
+ * An Array(String) value for TabSeparated: `['a','b']`, each element quoted with `'` and escaped with
+ * backslashes (ClickHouse reads the elements of an array field as quoted values, which also undo `\t`,
+ * `\n`, `\r`, so no raw tab or line feed reaches the line).
+ */
+export function tsvStringArray(xs: readonly string[]): string {
+  let out = '[';
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i] as string;
+    const quoted = QUOTED_SPECIAL.test(x) ? x.replace(/[\\'\t\n\r]/g, (c) => QUOTED_ESCAPES[c] as string) : x;
+    out += i === 0 ? `'${quoted}'` : `,'${quoted}'`;
+  }
+  return `${out}]`;
 }
 
 /** A numeric column: the same text JSON would carry for an integer. */
@@ -158,6 +178,8 @@ export function sessionLine(r: SessionRow): string {
     n(r.max_scroll_depth),
     s(r.entry_path),
     s(r.exit_path),
+    tsvStringArray(r.page_paths),
+    `[${r.page_path_views.join(',')}]`,
     n(r.is_bounce),
     n(r.is_engaged),
     n(r.has_conversion),

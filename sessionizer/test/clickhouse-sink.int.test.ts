@@ -47,8 +47,12 @@ function randomString(rng: Random): string {
 }
 
 async function describeTable(table: string): Promise<string[]> {
-  const rows = await queryRows<{ name: string }>(db.client, `DESCRIBE TABLE ${db.database}.${table}`);
-  return rows.map((r) => r.name);
+  // Without MATERIALIZED columns: ClickHouse computes them and an insert does not name them.
+  const rows = await queryRows<{ name: string; default_type: string }>(
+    db.client,
+    `DESCRIBE TABLE ${db.database}.${table}`,
+  );
+  return rows.filter((r) => r.default_type !== 'MATERIALIZED').map((r) => r.name);
 }
 
 function sessionRow(id: string, text: string, version: number): SessionRow {
@@ -65,6 +69,8 @@ function sessionRow(id: string, text: string, version: number): SessionRow {
     max_scroll_depth: 100,
     entry_path: text,
     exit_path: `/exit${text}`,
+    page_paths: text === '' ? [] : [text, `/exit${text}`, `'${text}'`],
+    page_path_views: text === '' ? [] : [1, 2 ** 31, 0],
     is_bounce: 0,
     is_engaged: 1,
     has_conversion: 1,

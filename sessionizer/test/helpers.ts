@@ -91,6 +91,12 @@ export function checkInvariants(sessions: readonly SessionRow[], events: readonl
   for (const s of t.sessions) {
     if (counts.get(s.session_id) !== s.events)
       throw new Error(`session ${s.session_id} has a wrong event count`);
+    if (
+      new Set(s.page_paths).size !== s.page_paths.length ||
+      s.page_path_views.length !== s.page_paths.length ||
+      s.page_path_views.reduce((a, b) => a + b, 0) !== s.pageviews
+    )
+      throw new Error(`session ${s.session_id} has a page list that does not match its page views`);
   }
 }
 

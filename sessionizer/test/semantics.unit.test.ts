@@ -113,8 +113,36 @@ const cases: Case[] = [
       ev('c', T0 + 90 * S, { path: '/c' }),
       ev('b', T0 + 60 * S, { path: '/b' }),
     ],
-    sessions: [{ ids: ['a', 'b', 'c'], start_reason: 'first_visit', entry_path: '/a', exit_path: '/c' }],
+    sessions: [
+      {
+        ids: ['a', 'b', 'c'],
+        start_reason: 'first_visit',
+        entry_path: '/a',
+        exit_path: '/c',
+        page_paths: ['/a', '/b', '/c'],
+        page_path_views: [1, 1, 1],
+      },
+    ],
     counters: { late: 1, veryLate: 0 },
+  },
+  {
+    name: "a session's page list holds each viewed path once, in the order of first view, with its views",
+    events: [
+      ev('a', T0, { path: '/pricing' }),
+      ev('b', T0 + MIN, { path: '/' }),
+      ev('c', T0 + 2 * MIN, { path: '/pricing' }),
+      ev('d', T0 + 3 * MIN, { path: '/docs', name: 'engagement', engaged_ms: 30_000 }),
+      ev('e', T0 + 4 * MIN, { path: '/signup', name: 'signup' }),
+      ev('f', T0 + 5 * MIN, { path: '/pricing' }),
+    ],
+    sessions: [
+      {
+        ids: ['a', 'b', 'c', 'd', 'e', 'f'],
+        pageviews: 4,
+        page_paths: ['/pricing', '/'],
+        page_path_views: [3, 1],
+      },
+    ],
   },
   {
     name: 'a late event that bridges two sessions merges them and tombstones the later one',
@@ -131,7 +159,15 @@ const cases: Case[] = [
       ev('b', T0 + 11 * MIN),
       ev('z', T0 + 9.5 * MIN, { path: '/z' }),
     ],
-    sessions: [{ ids: ['z', 'a', 'b'], start_reason: 'first_visit', entry_path: '/z', duration_s: 90 }],
+    sessions: [
+      {
+        ids: ['z', 'a', 'b'],
+        start_reason: 'first_visit',
+        entry_path: '/z',
+        duration_s: 90,
+        page_paths: ['/z', '/a', '/'],
+      },
+    ],
     tombstoned: [['a']],
   },
   {

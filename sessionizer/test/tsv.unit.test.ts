@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { EventRow, SessionRow } from '../src/state/index.ts';
-import { EVENT_COLUMNS, eventLine, SESSION_COLUMNS, sessionLine, tsvBody, tsvString } from '../src/tsv.ts';
+import {
+  EVENT_COLUMNS,
+  eventLine,
+  SESSION_COLUMNS,
+  sessionLine,
+  tsvBody,
+  tsvString,
+  tsvStringArray,
+} from '../src/tsv.ts';
 
 /** A row whose every String column holds its own name and every numeric column its position. */
 function labelled<Row>(columns: readonly string[], numeric: readonly string[]): Row {
@@ -34,8 +42,21 @@ describe('TabSeparated bodies', () => {
       'deleted',
       'version',
     ];
-    const line = sessionLine(labelled<SessionRow>(SESSION_COLUMNS, numeric));
-    expect(line.split('\t')).toEqual(SESSION_COLUMNS.map((c, i) => (numeric.includes(c) ? String(i) : c)));
+    const row = labelled<SessionRow>(SESSION_COLUMNS, numeric);
+    row.page_paths = ['/a', '/b'];
+    row.page_path_views = [3, 1];
+    const line = sessionLine(row);
+    const arrays: Record<string, string> = { page_paths: "['/a','/b']", page_path_views: '[3,1]' };
+    expect(line.split('\t')).toEqual(
+      SESSION_COLUMNS.map((c, i) => arrays[c] ?? (numeric.includes(c) ? String(i) : c)),
+    );
+  });
+
+  it('quote and escape the elements of a string array, so no raw tab or line feed reaches the line', () => {
+    expect(tsvStringArray([])).toBe('[]');
+    expect(tsvStringArray(['/', "it's", 'a\\b', 'tab\there', 'lf\ncr\r', 'ünï 🎉'])).toBe(
+      "['/','it\\'s','a\\\\b','tab\\there','lf\\ncr\\r','ünï 🎉']",
+    );
   });
 
   it('end every line with a line feed, and an empty body is empty', () => {

@@ -177,12 +177,20 @@ export function sessionRow(
   let conversion = false;
   let entry = '';
   let exit = '';
+  const paths: string[] = [];
+  const views: number[] = [];
   for (let i = span.start; i < span.end; i++) {
     const e = (events[i] as HeldEvent).e;
     if (e.name === PAGEVIEW) {
       pageviews++;
       if (pageviews === 1) entry = e.path;
       exit = e.path;
+      // Sessions view a handful of distinct paths: a linear search beats a Map here.
+      const at = paths.indexOf(e.path);
+      if (at < 0) {
+        paths.push(e.path);
+        views.push(1);
+      } else views[at] = (views[at] as number) + 1;
     } else if (isConversion(e.name)) conversion = true;
     engaged += e.engaged_ms;
     if (e.scroll_depth > maxScroll) maxScroll = e.scroll_depth;
@@ -207,6 +215,8 @@ export function sessionRow(
     max_scroll_depth: maxScroll,
     entry_path: entry,
     exit_path: exit,
+    page_paths: paths,
+    page_path_views: views,
     is_bounce: pageviews === 1 && !conversion && engaged < ENGAGED_MS ? 1 : 0,
     is_engaged: engaged >= ENGAGED_MS || pageviews >= 2 || conversion ? 1 : 0,
     has_conversion: conversion ? 1 : 0,

@@ -108,6 +108,10 @@ export interface SessionRow {
   max_scroll_depth: number;
   entry_path: string;
   exit_path: string;
+  /** The distinct paths of the session's page views, in the order of their first view. */
+  page_paths: string[];
+  /** Page views of each path in `page_paths`. */
+  page_path_views: number[];
   is_bounce: number;
   is_engaged: number;
   has_conversion: number;
