@@ -138,6 +138,7 @@ const cases: Case[] = [
     sessions: [
       {
         ids: ['a', 'b', 'c', 'd', 'e', 'f'],
+        start_reason: 'first_visit',
         pageviews: 4,
         page_paths: ['/pricing', '/'],
         page_path_views: [3, 1],
