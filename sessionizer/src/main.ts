@@ -25,7 +25,7 @@ export const SessionizerEnvSchema = z.object({
   SESSIONIZER_RETENTION_MESSAGES: z.coerce.number().int().min(0).default(10_000),
   SESSIONIZER_SITE_SKEW_MS: ms(3_600_000),
   SESSIONIZER_FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
-  SESSIONIZER_FLUSH_ROWS: z.coerce.number().int().min(1).default(20_000),
+  SESSIONIZER_FLUSH_ROWS: z.coerce.number().int().min(1).default(100_000),
   SESSIONIZER_IDLE_MS: ms(5000),
   SESSIONIZER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
   SESSIONIZER_METRICS_HOST: envFields.host,

@@ -124,7 +124,7 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? createMetrics();
   const flushIntervalMs = deps.flushIntervalMs ?? 1000;
-  const flushRows = deps.flushRows ?? 20_000;
+  const flushRows = deps.flushRows ?? 100_000;
   const idleMs = deps.idleMs ?? 5000;
   const sites = new SiteSettingsCache(deps.clickhouse, deps.database);
   const config = stateConfig({
