@@ -8,9 +8,9 @@ import type { ReportParams } from './queries/common.ts';
 import { DURATION_BUCKETS, durationQuery } from './queries/duration.ts';
 import {
   DAYS_SINCE_PREVIOUS_BUCKETS,
-  daysSincePreviousQuery,
+  FREQUENCY_TOTAL_COLUMNS,
+  frequencyQuery,
   SESSIONS_PER_VISITOR_BUCKETS,
-  sessionsPerVisitorQuery,
 } from './queries/frequency.ts';
 import {
   REALTIME_WINDOW_S,
@@ -121,28 +121,26 @@ export async function frequencyReport(
   p: ReportParams,
   interval: Interval,
 ): Promise<FrequencyData> {
-  const [spv, dsp, series] = await Promise.all([
-    run(sessionsPerVisitorQuery(p)),
-    run(daysSincePreviousQuery(p)),
-    timeseriesReport(run, p, interval),
-  ]);
-  const a = spv[0] ?? {};
-  const d = dsp[0] ?? {};
+  const rows = await run(frequencyQuery(p, interval));
+  const total = Object.fromEntries(
+    FREQUENCY_TOTAL_COLUMNS.map((c) => [c, rows.reduce((sum, r) => sum + num(r[c]), 0)]),
+  );
+  const spv = SESSIONS_PER_VISITOR_BUCKETS.map((b, i) => ({ ...b, visitors: total[`spv_b${i}`] ?? 0 }));
   return {
-    visitors: num(a.visitors),
-    sessions_per_visitor: SESSIONS_PER_VISITOR_BUCKETS.map((b, i) => ({ ...b, visitors: num(a[`b${i}`]) })),
+    visitors: spv.reduce((sum, b) => sum + b.visitors, 0),
+    sessions_per_visitor: spv,
     days_since_previous: {
-      sessions: num(d.sessions),
-      first_sessions: num(d.first_sessions),
-      buckets: DAYS_SINCE_PREVIOUS_BUCKETS.map((b, i) => ({ ...b, sessions: num(d[`b${i}`]) })),
+      sessions: total.dsp_sessions ?? 0,
+      first_sessions: total.dsp_first_sessions ?? 0,
+      buckets: DAYS_SINCE_PREVIOUS_BUCKETS.map((b, i) => ({ ...b, sessions: total[`dsp_b${i}`] ?? 0 })),
     },
     new_vs_returning: {
       interval,
-      points: series.points.map((x) => ({
-        bucket: x.bucket,
-        visitors: x.visitors,
-        new_visitors: x.new_visitors,
-        returning_visitors: x.returning_visitors,
+      points: rows.map((r) => ({
+        bucket: String(r.bucket),
+        visitors: num(r.visitors),
+        new_visitors: num(r.new_visitors),
+        returning_visitors: num(r.visitors) - num(r.new_visitors),
       })),
     },
   };

@@ -175,6 +175,9 @@ export function sessionRow(s: FxSession, version: number, deleted = 0): Record<s
   const pvs = s.events.filter((e) => e.name === 'pageview');
   const engaged = s.events.reduce((a, e) => a + e.engaged_ms, 0);
   const conversion = s.events.some((e) => isConversion(e.name));
+  // The page list: distinct page-view paths in the order of their first view, and views per path.
+  const views = new Map<string, number>();
+  for (const e of pvs) views.set(e.path, (views.get(e.path) ?? 0) + 1);
   return {
     site_id: s.site,
     session_id: s.id,
@@ -188,6 +191,8 @@ export function sessionRow(s: FxSession, version: number, deleted = 0): Record<s
     max_scroll_depth: 0,
     entry_path: pvs[0]?.path ?? first.path,
     exit_path: pvs.at(-1)?.path ?? last.path,
+    page_paths: [...views.keys()],
+    page_path_views: [...views.values()],
     is_bounce: pvs.length === 1 && !conversion && engaged < 10_000 ? 1 : 0,
     is_engaged: engaged >= 10_000 || pvs.length >= 2 || conversion ? 1 : 0,
     has_conversion: conversion ? 1 : 0,
@@ -276,6 +281,8 @@ export function rawRows(sessions: readonly FxSession[]): {
         pageviews: 77,
         is_bounce: 1,
         entry_path: '/stale',
+        page_paths: ['/stale'],
+        page_path_views: [77],
       });
     }
     sRows.push(sessionRow(s, 3));

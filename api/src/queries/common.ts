@@ -133,7 +133,7 @@ export function selectionColumns(p: ReportParams): string[] {
   for (const key of Object.keys(FILTER_COLUMNS) as (keyof typeof FILTER_COLUMNS)[]) {
     if (p.filters[key] !== undefined) out.push(FILTER_COLUMNS[key]);
   }
-  if (p.filters.page !== undefined) out.push('session_id');
+  if (p.filters.page !== undefined) out.push('page_paths');
   return out;
 }
 
@@ -147,11 +147,6 @@ export function dateTime(d: Date): RawSql {
   return sql`toDateTime(${d}, 'UTC')`;
 }
 
-/** The end of the range plus the slack for events of sessions started in it. */
-export function eventsUntil(p: ReportParams): RawSql {
-  return dateTime(new Date(p.to.getTime() + EVENT_SLACK_S * 1000));
-}
-
 /** Conditions on the `sessions` view for the filters (without site and range). */
 export function filterConditions(p: ReportParams): RawSql[] {
   const out: RawSql[] = [];
@@ -160,12 +155,8 @@ export function filterConditions(p: ReportParams): RawSql[] {
     if (value !== undefined) out.push(sql`${raw(FILTER_COLUMNS[key])} = ${value}`);
   }
   if (p.filters.page !== undefined) {
-    // A session matches `page` when it has a page view of that path.
-    out.push(
-      sql`session_id IN (SELECT session_id FROM ${eventsIn(p, p.from, new Date(p.to.getTime() + EVENT_SLACK_S * 1000), ['session_id', 'name', 'path'])}
-        WHERE site_id = ${p.site} AND name = 'pageview' AND path = ${p.filters.page}
-          AND ts >= ${dateTime(p.from)} AND ts < ${eventsUntil(p)})`,
-    );
+    // A session matches `page` when it has a page view of that path: the path is in its page list.
+    out.push(sql`has(page_paths, ${p.filters.page})`);
   }
   return out;
 }

@@ -11,9 +11,9 @@ export {
 export { DURATION_BUCKETS, durationQuery } from './duration.ts';
 export {
   DAYS_SINCE_PREVIOUS_BUCKETS,
-  daysSincePreviousQuery,
+  FREQUENCY_TOTAL_COLUMNS,
+  frequencyQuery,
   SESSIONS_PER_VISITOR_BUCKETS,
-  sessionsPerVisitorQuery,
 } from './frequency.ts';
 export { REALTIME_WINDOW_S, type RealtimeParams, realtimeQuery, topPagesNowQuery } from './realtime.ts';
 export { METRIC_COLUMNS, type MetricName, type Metrics, toMetrics } from './session-metrics.ts';

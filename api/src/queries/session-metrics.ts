@@ -3,11 +3,12 @@
  * summary, a time bucket for the time series), in one pass over the sessions without grouping per
  * visitor. A visitor is returning in a group when it had a session (any filter aside) before its first
  * selected one in the group, i.e. new exactly when one of its selected sessions in the group is its
- * first session ever: `(visitor_id, started_at)` is in the set of (visitor, first session ever) pairs,
- * from the per-visitor rollup, of the visitors first seen in the range (no other can match).
+ * first session ever: `(visitor_key, started_at)` is in the set of (visitor, first session ever) pairs,
+ * from the per-visitor rollup, of the visitors first seen in the range (no other can match). Visitors
+ * are counted by `visitor_key`, a 64-bit hash of `visitor_id` (METRICS.md).
  */
 import { type RawSql, sql } from '@stint/infra/clickhouse';
-import { dateTime, type ReportParams, rangeSessions, ratio, sessionSelection } from './common.ts';
+import { type ReportParams, rangeSessions, ratio, sessionSelection } from './common.ts';
 import { firstEverSql } from './first-seen.ts';
 
 /** Column names of a metrics row, in the order the SQL returns them. */
@@ -58,7 +59,7 @@ FROM
 (
   SELECT
     ${key} AS key,
-    uniqExact(visitor_id) AS visitors,
+    uniqExact(visitor_key) AS visitors,
     count() AS sessions,
     sum(pageviews) AS pageviews,
     sum(is_bounce) AS bounces,
@@ -67,11 +68,10 @@ FROM
     sum(is_engaged) AS engaged_sessions,
     sum(engaged_ms) AS total_engaged_ms,
     sum(events) AS total_events,
-    visitors - uniqExactIf(visitor_id, (visitor_id, started_at) IN (
-      SELECT visitor_id, first_ever FROM ${firstEverSql(p)}
-      WHERE first_ever >= ${dateTime(p.from)} AND first_ever < ${dateTime(p.to)}
+    visitors - uniqExactIf(visitor_key, (visitor_key, started_at) IN (
+      SELECT visitor_key, first_ever FROM ${firstEverSql(p, p.from, p.to)}
     )) AS returning_visitors
-  FROM ${rangeSessions(p, ['visitor_id', 'pageviews', 'is_bounce', 'duration_s', 'is_engaged', 'engaged_ms', 'events'])}
+  FROM ${rangeSessions(p, ['visitor_key', 'pageviews', 'is_bounce', 'duration_s', 'is_engaged', 'engaged_ms', 'events'])}
   WHERE ${selection}
   GROUP BY key
 )
