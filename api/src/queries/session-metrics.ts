@@ -6,6 +6,10 @@
  * first session ever: `(visitor_key, started_at)` is in the set of (visitor, first session ever) pairs,
  * from the per-visitor rollup, of the visitors first seen in the range (no other can match). Visitors
  * are counted by `visitor_key`, a 64-bit hash of `visitor_id` (METRICS.md).
+ *
+ * The new visitors are counted in a second branch of a UNION ALL: ClickHouse runs the branches in
+ * parallel, so building that set from the rollup overlaps the scan for the other metrics (an IN set
+ * in the main scan is built before the scan starts). Each key's row sums the two branches' rows.
  */
 import { type RawSql, sql } from '@stint/infra/clickhouse';
 import { type ReportParams, rangeSessions, ratio, sessionSelection } from './common.ts';
@@ -58,21 +62,44 @@ SELECT
 FROM
 (
   SELECT
-    ${key} AS key,
-    uniqExact(visitor_key) AS visitors,
-    count() AS sessions,
+    key,
+    sum(visitors) AS visitors,
+    sum(sessions) AS sessions,
     sum(pageviews) AS pageviews,
-    sum(is_bounce) AS bounces,
-    sum(duration_s) AS total_duration_s,
-    quantileExact(0.5)(duration_s) AS median_duration_s,
-    sum(is_engaged) AS engaged_sessions,
-    sum(engaged_ms) AS total_engaged_ms,
-    sum(events) AS total_events,
-    visitors - uniqExactIf(visitor_key, (visitor_key, started_at) IN (
-      SELECT visitor_key, first_ever FROM ${firstEverSql(p, p.from, p.to)}
-    )) AS returning_visitors
-  FROM ${rangeSessions(p, ['visitor_key', 'pageviews', 'is_bounce', 'duration_s', 'is_engaged', 'engaged_ms', 'events'])}
-  WHERE ${selection}
+    sum(bounces) AS bounces,
+    sum(total_duration_s) AS total_duration_s,
+    sum(median_duration_s) AS median_duration_s,
+    sum(engaged_sessions) AS engaged_sessions,
+    sum(total_engaged_ms) AS total_engaged_ms,
+    sum(total_events) AS total_events,
+    visitors - sum(new_visitors) AS returning_visitors
+  FROM
+  (
+    SELECT
+      ${key} AS key,
+      toUInt64(uniqExact(visitor_key)) AS visitors,
+      toUInt64(count()) AS sessions,
+      toUInt64(sum(pageviews)) AS pageviews,
+      toUInt64(sum(is_bounce)) AS bounces,
+      toUInt64(sum(duration_s)) AS total_duration_s,
+      toUInt64(quantileExact(0.5)(duration_s)) AS median_duration_s,
+      toUInt64(sum(is_engaged)) AS engaged_sessions,
+      toUInt64(sum(engaged_ms)) AS total_engaged_ms,
+      toUInt64(sum(events)) AS total_events,
+      toUInt64(0) AS new_visitors
+    FROM ${rangeSessions(p, ['visitor_key', 'pageviews', 'is_bounce', 'duration_s', 'is_engaged', 'engaged_ms', 'events'])}
+    WHERE ${selection}
+    GROUP BY key
+    UNION ALL
+    SELECT
+      ${key} AS key,
+      toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0),
+      toUInt64(0),
+      toUInt64(uniqExact(visitor_key)) AS new_visitors
+    FROM ${rangeSessions(p, ['visitor_key'])}
+    WHERE ${selection} AND (visitor_key, started_at) IN (SELECT visitor_key, first_ever FROM ${firstEverSql(p, p.from, p.to)})
+    GROUP BY key
+  )
   GROUP BY key
 )
 ORDER BY key`;
