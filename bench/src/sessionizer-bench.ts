@@ -2,22 +2,22 @@
  * bench/sessionizer: `npx tsx bench/src/sessionizer-bench.ts [--events 300000] [--only machine,memory,e2e,freshness]`
  *   (a) the pure state machine alone, events/s (wall and per CPU second, median of runs);
  *   (b) Kafka → sessionizer → ClickHouse: N events pre-produced to a fresh topic, the sessionizer
- *       (in this process) until all of them are in `events_raw`, beside a bare kafkajs consume loop
- *       over the same topic;
+ *       service (its own process, started as `stint start` starts it, with its node flags) from the
+ *       moment it is consuming until all of them are in `events_raw`, beside a bare kafkajs consume
+ *       loop over the same topic (in this process);
  *   (c) freshness: the real collector and sessionizer (child processes) at ~10,000 events/s, p50/p99
  *       from the collector's acknowledgement to the session row being visible in ClickHouse;
  *   (d) memory per open session (heap of the state machine's state / open sessions).
  * The machine is shared: every figure is printed with the load average at the time it was measured.
- * `--profile FILE.cpuprofile` writes a CPU profile of the sessionizer phase of (b) only (not the
- * producer or the bare loop); `--topic NAME` reuses a topic an earlier run produced (with the same
+ * `--profile FILE.cpuprofile` writes a CPU profile of the sessionizer process of (b) (node's
+ * --cpu-prof, start-up included); `--topic NAME` reuses a topic an earlier run produced (with the same
  * `--events`) instead of producing again.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -25,9 +25,7 @@ import { encodeKafkaEvent, type KafkaEvent, kafkaKey } from '@stint/collector/co
 import { createClickHouse, exec, ident, join, migrate, queryRows, sql } from '@stint/infra/clickhouse';
 import { createKafka, ensureTopic } from '@stint/infra/kafka';
 import { addSite, createToken } from '@stint/infra/registry';
-import { createLogger } from '@stint/infra/service';
-import { REPO_ROOT } from '@stint/infra/stack';
-import { buildSessionizer } from '@stint/sessionizer/sessionizer';
+import { REPO_ROOT, serviceNodeFlags } from '@stint/infra/stack';
 import { PartitionState, sessionId, stateConfig } from '@stint/sessionizer/state';
 import { type Figure, percentile, round, writeResult } from './results.ts';
 import { kafkaStream } from './sessionizer-stream.ts';
@@ -147,7 +145,6 @@ async function benchMemory(): Promise<void> {
 const database = 'stint_bench_sessionizer';
 const site = 'bench.example';
 const kafka = createKafka({ clientId: 'bench-sessionizer' });
-const log = createLogger('bench-sessionizer', 'warn');
 
 async function freshDatabase(): Promise<void> {
   const admin = createClickHouse({ database: 'default' });
@@ -165,6 +162,13 @@ async function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** User + system CPU seconds of a process so far (Linux: /proc/PID/stat, in clock ticks of 1/100 s). */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 
 // ---------------------------------------------------------------------------------------------------
 // (b) End to end: pre-produced topic → sessionizer → ClickHouse, beside a bare consume loop.
@@ -224,23 +228,38 @@ async function benchEndToEnd(): Promise<void> {
   await bare.disconnect();
   say(`  bare kafkajs consume loop: ${Math.round(bareRate)} events/s`);
 
-  const sessionizer = buildSessionizer({
-    kafka,
-    clickhouse: client,
-    database,
-    topic,
-    groupId: `bench-sessionizer-${Date.now()}`,
-    log,
-  });
-  const profiler = values.profile ? new Session() : null;
-  if (profiler) {
-    profiler.connect();
-    await profiler.post('Profiler.enable');
-    await profiler.post('Profiler.start');
-  }
+  // The real service, as `npm start` runs it (same entry, same node flags), in its own process.
+  const metricsPort = await freePort();
+  const profileDir = values.profile ? mkdtempSync(`${tmpdir()}/stint-bench-prof-`) : null;
+  const child = spawn(
+    process.execPath,
+    [
+      ...serviceNodeFlags('sessionizer'),
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      '--import',
+      'tsx',
+      `${REPO_ROOT}/sessionizer/src/main.ts`,
+    ],
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: {
+        ...process.env,
+        CLICKHOUSE_DATABASE: database,
+        EVENTS_TOPIC: topic,
+        EVENTS_TOPIC_PARTITIONS: '4',
+        SESSIONIZER_GROUP: `bench-sessionizer-${Date.now()}`,
+        SESSIONIZER_METRICS_PORT: String(metricsPort),
+        LOG_LEVEL: 'warn',
+      },
+    },
+  );
+  const exited = new Promise((r) => child.once('exit', r));
+  // Timed from the moment the service is in the group and consuming (start-up and the tsx
+  // transpilation are not throughput); its CPU likewise, from /proc (Linux).
+  await waitReady(`http://127.0.0.1:${metricsPort}/readyz`, 'sessionizer', 20);
   const s0 = performance.now();
-  const c0 = process.cpuUsage();
-  await sessionizer.start();
+  const cpu0 = processCpuSeconds(child.pid as number);
   let stored = 0;
   for (;;) {
     // count() is cheap (no string column is read); the exact count, a scan that competes with the
@@ -255,21 +274,26 @@ async function benchEndToEnd(): Promise<void> {
       if (stored >= count) break;
     }
     if (performance.now() - s0 > 240_000) throw new Error(`only ${stored} of ${count} events stored`);
-    await sleep(200);
+    await sleep(100);
   }
   const seconds = (performance.now() - s0) / 1000;
-  const cpuSeconds = cpuMs(c0) / 1000;
-  if (profiler && values.profile) {
-    const { profile } = await profiler.post('Profiler.stop');
-    writeFileSync(values.profile, JSON.stringify(profile));
-    profiler.disconnect();
-    say(`  CPU profile of the sessionizer phase → ${values.profile}`);
+  const cpuSeconds = processCpuSeconds(child.pid as number) - cpu0;
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const metric = (re: RegExp) => Number(metrics.match(re)?.[1] ?? 0);
+  const flushSum = metric(/^stint_sessionizer_clickhouse_batch_seconds_sum (\S+)$/m);
+  const flushCount = metric(/^stint_sessionizer_clickhouse_batch_seconds_count (\S+)$/m);
+  const rows = (table: string) =>
+    metric(new RegExp(`^stint_sessionizer_rows_written_total\\{table="${table}"\\} (\\S+)$`, 'm'));
+  child.kill('SIGTERM');
+  await exited;
+  if (profileDir && values.profile) {
+    const [file] = readdirSync(profileDir);
+    if (file) {
+      copyFileSync(`${profileDir}/${file}`, values.profile);
+      say(`  CPU profile of the sessionizer process (start-up included) → ${values.profile}`);
+    }
+    rmSync(profileDir, { recursive: true, force: true });
   }
-  const flushes = (await sessionizer.metrics.flushSeconds.get()).values;
-  const flushSum = flushes.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
-  const flushCount = flushes.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
-  const written = (await sessionizer.metrics.rowsWritten.get()).values;
-  const rows = (table: string) => written.find((v) => v.labels.table === table)?.value ?? 0;
   say(
     `  ${flushCount} ClickHouse flushes, ${round(flushSum)} s in total; rows written: ${rows('events_raw')} events, ${rows('sessions_raw')} sessions`,
   );
@@ -280,13 +304,13 @@ async function benchEndToEnd(): Promise<void> {
     flushSeconds: flushSum,
     eventRows: rows('events_raw'),
     sessionRows: rows('sessions_raw'),
+    nodeFlags: serviceNodeFlags('sessionizer'),
   };
-  await sessionizer.stop();
   const [sessions] = await queryRows<{ n: string }>(client, `SELECT count() AS n FROM ${database}.sessions`);
   await client.close();
   loads.e2e = load();
   say(
-    `  sessionizer: ${count} events in ${round(seconds)} s (${round(cpuSeconds)} CPU s in this process), ${sessions?.n} sessions`,
+    `  sessionizer: ${count} events in ${round(seconds)} s (${round(cpuSeconds)} CPU s in its process), ${sessions?.n} sessions`,
   );
   figures.push(
     {
@@ -307,15 +331,15 @@ async function benchEndToEnd(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // (c) Freshness through the real collector and sessionizer.
 
-async function waitReady(url: string, what: string): Promise<void> {
+async function waitReady(url: string, what: string, everyMs = 200): Promise<void> {
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(url)).ok) return;
     } catch {
       // starting
     }
-    if (i > 300) throw new Error(`${what} did not start`);
-    await sleep(200);
+    if (i * everyMs > 60_000) throw new Error(`${what} did not start`);
+    await sleep(everyMs);
   }
 }
 
@@ -346,6 +370,7 @@ async function benchFreshness(): Promise<void> {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: {
         ...env,
+        NODE_OPTIONS: serviceNodeFlags('sessionizer').join(' '),
         SESSIONIZER_GROUP: `bench-freshness-${Date.now()}`,
         SESSIONIZER_METRICS_PORT: String(metricsPort),
         EVENTS_TOPIC_PARTITIONS: '4',

@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { PORTS, REPO_ROOT, stintHome } from '../stack/index.ts';
+import { PORTS, REPO_ROOT, serviceNodeFlags, stintHome } from '../stack/index.ts';
 import { isAlive } from '../stack/process.ts';
 import { upAndMigrate } from './stack.ts';
 
@@ -75,11 +75,14 @@ export async function startAll(options: { demo: boolean; demoRate: string }): Pr
   const children: { name: string; child: ChildProcess }[] = [];
   for (const s of SERVICES) {
     if (!existsSync(`${REPO_ROOT}/${s.entry}`)) continue;
+    const flags = serviceNodeFlags(s.name).join(' ');
     const child = spawn(tsx, [`${REPO_ROOT}/${s.entry}`], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'inherit', 'inherit'],
       env: {
         ...process.env,
+        // tsx runs the service in a node child process, which takes these from NODE_OPTIONS.
+        ...(flags ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${flags}`.trim() } : {}),
         API_PORT: String(SERVICE_PORTS.api),
         COLLECTOR_PORT: String(SERVICE_PORTS.collector),
         SESSIONIZER_PORT: String(SERVICE_PORTS.sessionizer),

@@ -7,6 +7,7 @@ import {
 } from './clickhouse.ts';
 import { kafkaDown, kafkaPaths, kafkaStatus, kafkaUp, kafkaVersion } from './kafka.ts';
 
+export { serviceNodeFlags } from './node-flags.ts';
 export { PORTS, REPO_ROOT, stintHome } from './paths.ts';
 export {
   clickhouseDown,
