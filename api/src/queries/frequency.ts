@@ -1,5 +1,5 @@
 import { type RawSql, raw, sql } from '@stint/infra/clickhouse';
-import { type ReportParams, selectionColumns, sessionSelection, sessionsIn } from './common.ts';
+import { dateTime, type ReportParams, selectionColumns, sessionSelection, sessionsIn } from './common.ts';
 import { firstEverSql } from './first-seen.ts';
 import { bucketList, bucketOf, type Interval } from './timeseries.ts';
 
@@ -33,86 +33,128 @@ export const FREQUENCY_TOTAL_COLUMNS = [
 ] as const;
 
 /**
- * The whole frequency report in one pass over the sessions grouped by visitor, without window
- * functions: one row per time bucket of the range (every bucket, empty ones with zeros) with `bucket`
- * (as in the time series), `visitors` (visitors with a selected session in the bucket), `new_visitors`
- * (those of them whose first session ever is a selected session in the bucket), and the columns of
- * `FREQUENCY_TOTAL_COLUMNS`, each visitor's share of which sits in exactly one row (the first bucket
- * of its selected sessions), so that their sums over all rows are:
+ * The whole frequency report in one query, without window functions: one row per time bucket of the
+ * range (every bucket, empty ones with zeros) with `bucket` (as in the time series), `visitors`
+ * (visitors with a selected session in the bucket), `new_visitors` (those of them whose first session
+ * ever is a selected session in the bucket), and the columns of `FREQUENCY_TOTAL_COLUMNS`, whose sums
+ * over all rows are:
  * - `spv_b0`…`spv_b4`: visitors by their number of selected sessions;
  * - `dsp_sessions`: selected sessions; `dsp_first_sessions`: those with no earlier session at all;
  *   `dsp_b0`…`dsp_b4`: those by whole days since the start of the same visitor's previous session (of
  *   any kind, at any time).
  *
- * Each visitor's session starts from OPEN_BUCKET_DAYS before the range on are sorted in one array of
- * `start * 2 + selected` (a selected and an unselected session starting in the same second sort as
- * `(start, selected)` tuples would), so `arrayDifference` gives each session's gap to the previous one.
- * A session whose previous one is earlier than the window is at least that many days after it (the open
- * bucket); the first session in the window has no earlier one exactly when it is the visitor's first
- * session ever, checked once per visitor against `firstEverSql` (only visitors first seen in the
- * window can match). A visitor is new in a bucket when one of its selected sessions there is its first
- * session ever: the visitor's first session in the window is its first ever and its first selected
- * session starts in the same second.
+ * Two branches of a UNION ALL, which ClickHouse runs in parallel:
+ * 1. Sessions grouped by visitor: each visitor's session starts in the range, and its latest start in
+ *    the OPEN_BUCKET_DAYS before it, sorted in one array of `start * 2 + selected` (a selected and an
+ *    unselected session starting in the same second sort as `(start, selected)` tuples would), so
+ *    `arrayDifference` gives each session's gap to the previous one. A session whose previous one is earlier than the window is at
+ *    least that many days after it; so is, here, the first session in the window (the open bucket).
+ *    The visitor's figures sit in the row of the first bucket of its selected sessions.
+ * 2. The visitors whose first session ever (`firstEverSql`) started in the range, from their sessions
+ *    at that second: new in that bucket when one of them is selected, and when the first of them (the
+ *    visitor's first in the window) is selected, that session has no earlier one at all: it moves from
+ *    the open bucket to `dsp_first_sessions`.
  */
 export function frequencyQuery(p: ReportParams, interval: Interval): RawSql {
   const selection = sessionSelection(p);
   const windowStart = new Date(p.from.getTime() - OPEN_BUCKET_DAYS * 86_400_000);
   const last = DAYS_SINCE_PREVIOUS_BUCKETS.length - 1;
+  const int = (x: string, name: string) => `toInt64(${x}) AS ${name}`;
   const spv = SESSIONS_PER_VISITOR_BUCKETS.map((b, i) =>
-    b.max === null
-      ? `sumIf(n >= ${b.min}, carrier) AS spv_b${i}`
-      : `sumIf(n >= ${b.min} AND n <= ${b.max}, carrier) AS spv_b${i}`,
+    int(
+      b.max === null ? `sumIf(n >= ${b.min}, carrier)` : `sumIf(n >= ${b.min} AND n <= ${b.max}, carrier)`,
+      `spv_b${i}`,
+    ),
   );
-  // The visitor's first session in the window, when selected and not its first ever, is in the open
-  // bucket; its other selected sessions by their gap in seconds to the previous start.
+  // Per visitor: selected sessions by gap in seconds to the previous start; the first one in the
+  // window, when selected, in the open bucket.
   const perVisitor = DAYS_SINCE_PREVIOUS_BUCKETS.map((b, i) => {
     const lower = `g >= ${b.min_days * 86_400}`;
     const range = b.max_days === null ? lower : `${lower} AND g < ${(b.max_days + 1) * 86_400}`;
     const count = `arrayCount((x, g) -> x % 2 = 1 AND ${range}, later, gaps)`;
-    return `${count}${i === last ? ' + (first_selected AND NOT is_first)' : ''} AS d${i}`;
+    return `${count}${i === last ? ' + first_selected' : ''} AS d${i}`;
   });
-  const dsp = DAYS_SINCE_PREVIOUS_BUCKETS.map((_, i) => `sumIf(d${i}, carrier) AS dsp_b${i}`);
+  const dsp = DAYS_SINCE_PREVIOUS_BUCKETS.map((_, i) => int(`sumIf(d${i}, carrier)`, `dsp_b${i}`));
+  const zeroSpv = SESSIONS_PER_VISITOR_BUCKETS.map((_, i) => `toInt64(0) AS spv_b${i}`);
+  const moved = DAYS_SINCE_PREVIOUS_BUCKETS.map((_, i) =>
+    i === last ? `-toInt64(moved) AS dsp_b${i}` : `toInt64(0) AS dsp_b${i}`,
+  );
+  const sums = ['visitors', 'new_visitors', ...FREQUENCY_TOTAL_COLUMNS].map((c) => `sum(${c}) AS ${c}`);
   // Column expressions and bounds are constants of this module, never input.
-  const totals = raw([...spv, ...dsp].join(',\n  '));
+  const cols = (xs: string[]) => raw(xs.join(',\n    '));
   const start = (x: string) => sql`toDateTime(toUInt32(intDiv(${raw(x)}, 2)))`;
   return sql`
 SELECT toString(key) AS bucket, visitors, new_visitors, ${raw(FREQUENCY_TOTAL_COLUMNS.join(', '))}
 FROM (SELECT arrayJoin(${bucketList(p, interval)}) AS key) AS b
 ALL LEFT JOIN
 (
-SELECT
-  key,
-  count() AS visitors,
-  sum(is_new AND key = new_key) AS new_visitors,
-  ${totals},
-  sumIf(n, carrier) AS dsp_sessions,
-  sumIf(first_selected AND is_first, carrier) AS dsp_first_sessions
-FROM
-(
-  SELECT
-    visits,
-    arrayPopFront(visits) AS later,
-    arrayPopFront(arrayDifference(arrayMap(x -> toInt64(intDiv(x, 2)), visits))) AS gaps,
-    arrayCount(x -> x % 2 = 1, visits) AS n,
-    visits[1] % 2 = 1 AS first_selected,
-    (visitor_key, toUInt32(intDiv(visits[1], 2))) IN (
-      SELECT visitor_key, toUInt32(first_ever) FROM ${firstEverSql(p, windowStart, p.to)}
-    ) AS is_first,
-    arrayFirst(x -> x % 2 = 1, visits) AS first_in_range,
-    is_first AND intDiv(first_in_range, 2) = intDiv(visits[1], 2) AS is_new,
-    ${bucketOf(interval, p.timezone, start('first_in_range'))} AS new_key,
-    arrayDistinct(arrayMap(x -> ${bucketOf(interval, p.timezone, start('x'))}, arrayFilter(x -> x % 2 = 1, visits))) AS keys,
-    ${raw(perVisitor.join(',\n    '))}
+  SELECT key, ${cols(sums)}
   FROM
   (
-    SELECT visitor_key, arraySort(groupArray(toUInt64(toUInt32(started_at)) * 2 + toUInt8(${selection}))) AS visits
-    FROM ${sessionsIn(p, windowStart, p.to, [...selectionColumns(p), 'visitor_key'])}
-    GROUP BY visitor_key
-    HAVING max(toUInt8(${selection})) = 1
+    SELECT
+      key,
+      toInt64(count()) AS visitors,
+      toInt64(0) AS new_visitors,
+      ${cols(spv)},
+      toInt64(sumIf(n, carrier)) AS dsp_sessions,
+      toInt64(0) AS dsp_first_sessions,
+      ${cols(dsp)}
+    FROM
+    (
+      SELECT
+        arrayPopFront(visits) AS later,
+        arrayPopFront(arrayDifference(arrayMap(x -> toInt64(intDiv(x, 2)), visits))) AS gaps,
+        arrayCount(x -> x % 2 = 1, visits) AS n,
+        visits[1] % 2 AS first_selected,
+        arrayDistinct(arrayMap(x -> ${bucketOf(interval, p.timezone, start('x'))}, arrayFilter(x -> x % 2 = 1, visits))) AS keys,
+        ${cols(perVisitor)}
+      FROM
+      (
+        SELECT
+          if(before = 0, arraySort(inside), arrayPushFront(arraySort(inside), toUInt64(before) * 2)) AS visits
+        FROM
+        (
+          SELECT
+            visitor_key,
+            toUInt32(maxIf(started_at, started_at < ${dateTime(p.from)})) AS before,
+            groupArrayIf(toUInt64(toUInt32(started_at)) * 2 + selected, started_at >= ${dateTime(p.from)}) AS inside
+          FROM
+          (
+            SELECT visitor_key, started_at, toUInt8(${selection}) AS selected
+            FROM ${sessionsIn(p, windowStart, p.to, [...selectionColumns(p), 'visitor_key'])}
+          )
+          GROUP BY visitor_key
+          HAVING max(selected) = 1
+        )
+      )
+    )
+    ARRAY JOIN keys AS key, arrayMap(i -> i = 1, arrayEnumerate(keys)) AS carrier
+    GROUP BY key
+    UNION ALL
+    SELECT
+      ${bucketOf(interval, p.timezone, sql`first_start`)} AS key,
+      toInt64(0) AS visitors,
+      toInt64(any_selected) AS new_visitors,
+      ${cols(zeroSpv)},
+      toInt64(0) AS dsp_sessions,
+      toInt64(moved) AS dsp_first_sessions,
+      ${cols(moved)}
+    FROM
+    (
+      SELECT
+        min(started_at) AS first_start,
+        max(selected) AS any_selected,
+        min(selected) AS moved
+      FROM
+      (
+        SELECT visitor_key, started_at, toUInt8(${selection}) AS selected
+        FROM ${sessionsIn(p, p.from, p.to, [...selectionColumns(p), 'visitor_key'])}
+        WHERE (visitor_key, started_at) IN (SELECT visitor_key, first_ever FROM ${firstEverSql(p, p.from, p.to)})
+      )
+      GROUP BY visitor_key
+    )
   )
-)
-ARRAY JOIN keys AS key, arrayMap(i -> i = 1, arrayEnumerate(keys)) AS carrier
-GROUP BY key
+  GROUP BY key
 ) AS f USING key
 ORDER BY key`;
 }
