@@ -50,15 +50,27 @@ if (!values.reuse || have !== wanted) {
     now: Math.floor(Date.now() / 1000),
   });
   say(`generated in ${((Date.now() - t) / 1000).toFixed(0)} s; merging parts…`);
-  await exec(admin, `OPTIMIZE TABLE ${database}.sessions_raw FINAL`);
-  await exec(admin, `OPTIMIZE TABLE ${database}.events_raw FINAL`);
-  // The per-visitor rollups (migration 006), merged like their source.
-  for (const t of ['visitor_first_seen', 'visitor_sessions', 'visitor_tombstones']) {
+  await mergeAll();
+} else {
+  // Data kept from an older version gets the newer migrations (and their backfills) first, then is
+  // merged like freshly generated data (a backfill leaves the rollups in several parts).
+  await migrate({ client: admin, database, log: say });
+  say('merging parts…');
+  await mergeAll();
+}
+
+/** Merges the data tables and the per-visitor rollups (migration 006) into one part per partition. */
+async function mergeAll(): Promise<void> {
+  for (const t of [
+    'sessions_raw',
+    'events_raw',
+    'visitor_first_seen',
+    'visitor_sessions',
+    'visitor_tombstones',
+  ]) {
     await exec(admin, `OPTIMIZE TABLE ${database}.${t} FINAL`);
   }
 }
-// Data kept from an older version gets the newer migrations (and their backfills) first.
-if (values.reuse && have === wanted) await migrate({ client: admin, database, log: say });
 const client = createClickHouse({ database, requestTimeoutMs: 300_000 });
 await addSite(client, database, { site_id: site, timezone: 'Europe/Berlin' });
 const token = await createToken(client, database, { site, scope: 'read' });
