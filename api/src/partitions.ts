@@ -7,6 +7,9 @@
  *   `toYYYYMM(started_at)` / `toYYYYMM(ts)` never changes for an id, and a ReplacingMergeTree merge
  *   keeps one row per sort key). It is read without FINAL (single-threaded on 18.16), selected by
  *   `_part`, so the server's time zone never matters.
+ * - **A merged first-seen rollup**: when `visitor_first_seen` (AggregatingMergeTree, not partitioned)
+ *   is one active part that came out of a merge, it holds one row per (site, visitor) with the merged
+ *   state, so it is read without grouping, selected by `_part` (queries/first-seen.ts).
  * - **Fingerprints**: per table, its active parts (name, rows, bytes, modification second). A part
  *   never changes once written, and part names are never reused while a table exists (block numbers
  *   only grow), so equal fingerprints mean equal data. A table dropped and created again restarts its
@@ -54,7 +57,7 @@ export function listingOf(rows: readonly PartRow[]): PartsListing {
     byPartition.set(key, [...(byPartition.get(key) ?? []), r]);
     byTable.set(r.table, [...(byTable.get(r.table) ?? []), `${r.name}/${r.rows}/${r.bytes}/${r.mtime}`]);
   }
-  const clean: { sessions: string[]; events: string[] } = { sessions: [], events: [] };
+  const clean: { sessions: string[]; events: string[]; firstSeen?: string } = { sessions: [], events: [] };
   for (const parts of byPartition.values()) {
     const only = parts[0];
     if (parts.length !== 1 || only === undefined || only.level < 1) continue;
@@ -63,6 +66,11 @@ export function listingOf(rows: readonly PartRow[]): PartsListing {
   }
   clean.sessions.sort();
   clean.events.sort();
+  // The rollup is not partitioned: clean when the whole table is one merged part.
+  const rollup = rows.filter((r) => r.table === 'visitor_first_seen');
+  const onlyRollup = rollup[0];
+  if (rollup.length === 1 && onlyRollup !== undefined && onlyRollup.level >= 1)
+    clean.firstSeen = onlyRollup.name;
   const fingerprint = (tables: readonly string[]) =>
     [...new Set(tables)]
       .sort()

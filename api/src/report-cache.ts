@@ -4,7 +4,8 @@
  * the current truth:
  *
  * 1. list the parts (one `system.parts` query): clean months, fingerprints;
- * 2. run the report's queries with those clean months; a query whose SQL text was answered before
+ * 2. run the report's queries with those clean months (and a merged first-seen rollup); a query whose
+ *    SQL text was answered before
  *    under the same fingerprint of the tables it names is answered from the cache (the SQL is
  *    deterministic: literal bounds, no now(), exact aggregates, total orders before every LIMIT);
  * 3. when any query ran, list the parts again: if nothing changed, every read saw the listed parts, so
@@ -132,8 +133,9 @@ export async function runReport<T>(
 ): Promise<T> {
   if (o.cache === null && !o.skipFinal) return report(o.direct, undefined);
   const before = await o.list();
+  const c = before.clean;
   const clean =
-    o.skipFinal && before.clean.sessions.length + before.clean.events.length > 0 ? before.clean : undefined;
+    o.skipFinal && (c.sessions.length + c.events.length > 0 || c.firstSeen !== undefined) ? c : undefined;
   const cache = o.cache;
   const fresh: { text: string; fingerprint: string; rows: Row[] }[] = [];
   let executed = false;

@@ -22,6 +22,14 @@ describe('clean partitions', () => {
     expect(l.clean).toEqual({ sessions: ['202401_1_9_2'], events: ['202401_3_8_1'] });
   });
 
+  it('the first-seen rollup is read ungrouped only when the whole table is one merged part', () => {
+    const rollup = (name: string, level: number) => part('visitor_first_seen', 'tuple()', name, level);
+    expect(listingOf([rollup('all_1_5_1', 1)]).clean.firstSeen).toBe('all_1_5_1');
+    expect(listingOf([rollup('all_1_1_0', 0)]).clean.firstSeen).toBeUndefined(); // one insert: not merged
+    expect(listingOf([rollup('all_1_5_1', 1), rollup('all_6_6_0', 0)]).clean.firstSeen).toBeUndefined();
+    expect(listingOf([part('visitor_sessions', 'tuple()', 'all_1_5_1', 1)]).clean.firstSeen).toBeUndefined();
+  });
+
   it('any new part changes the token and the fingerprint of its table only', () => {
     const ev = part('events_raw', '202401', '202401_3_8_1', 1);
     const a = [part('sessions_raw', '202401', '202401_1_9_2', 2), ev];

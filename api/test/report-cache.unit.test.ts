@@ -106,6 +106,32 @@ describe('report cache and clean months', () => {
     }
   });
 
+  it('runs a report that read the merged first-seen rollup ungrouped again grouped when a rollup part came meanwhile', async () => {
+    const rollup = (name: string, level: number): PartRow => ({
+      table: 'visitor_first_seen',
+      partition: 'tuple()',
+      name,
+      level,
+    });
+    let parts: PartRow[] = [rollup('all_1_4_1', 1)];
+    const cleans: (CleanPartitions | undefined)[] = [];
+    const o = {
+      database: DB,
+      direct: async (q: ReturnType<typeof raw>) => {
+        parts = [rollup('all_1_4_1', 1), rollup('all_5_5_0', 0)]; // a flush while the query runs
+        return [{ q: String(q) }];
+      },
+      list: async () => listingOf(parts),
+      cache: null,
+      skipFinal: true,
+    };
+    await runReport(o, async (run, clean) => {
+      cleans.push(clean);
+      return run(Q2);
+    });
+    expect(cleans).toEqual([{ sessions: [], events: [], firstSeen: 'all_1_4_1' }, undefined]);
+  });
+
   it('keeps a result that skipped FINAL when nothing changed', async () => {
     const h = harness({ merged: true, cache: false });
     const r = await h.report([Q1]);

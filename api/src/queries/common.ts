@@ -65,6 +65,11 @@ export interface ReportParams {
 export interface CleanPartitions {
   sessions: readonly string[];
   events: readonly string[];
+  /**
+   * The one active part of `visitor_first_seen`, when the rollup is a single merged part (one row per
+   * site and visitor, so it is read without grouping, see first-seen.ts). Absent: grouped.
+   */
+  firstSeen?: string;
 }
 
 /**
