@@ -10,9 +10,13 @@
  * The new visitors are counted in a second branch of a UNION ALL: ClickHouse runs the branches in
  * parallel, so building that set from the rollup overlaps the scan for the other metrics (an IN set
  * in the main scan is built before the scan starts). Each key's row sums the two branches' rows.
+ * Without filters every session in the range is selected, so each visitor of the set has its first
+ * session ever selected, in the group of its `first_ever`: the set alone gives the new visitors, without
+ * scanning the sessions again (its pairs are (key, start) of live sessions in the range, so counting
+ * their keys counts the same keys the scan would match).
  */
 import { type RawSql, sql } from '@stint/infra/clickhouse';
-import { type ReportParams, rangeSessions, ratio, sessionSelection } from './common.ts';
+import { filterConditions, type ReportParams, rangeSessions, ratio, sessionSelection } from './common.ts';
 import { firstEverSql } from './first-seen.ts';
 
 /** Column names of a metrics row, in the order the SQL returns them. */
@@ -40,6 +44,13 @@ export type Metrics = Record<MetricName, number>;
 /** `SELECT key, <metrics> ... GROUP BY key` over the selection; `key` is an expression of `started_at`. */
 export function sessionMetricsSql(p: ReportParams, key: RawSql): RawSql {
   const selection = sessionSelection(p);
+  const firstEver = firstEverSql(p, p.from, p.to);
+  // `key` is an expression of `started_at`: here the start of each new visitor's first session.
+  const newVisitors =
+    filterConditions(p).length === 0
+      ? sql`FROM (SELECT visitor_key, first_ever AS started_at FROM ${firstEver})`
+      : sql`FROM ${rangeSessions(p, ['visitor_key'])}
+    WHERE ${selection} AND (visitor_key, started_at) IN (SELECT visitor_key, first_ever FROM ${firstEver})`;
   return sql`
 SELECT
   key,
@@ -96,8 +107,7 @@ FROM
       toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0),
       toUInt64(0),
       toUInt64(uniqExact(visitor_key)) AS new_visitors
-    FROM ${rangeSessions(p, ['visitor_key'])}
-    WHERE ${selection} AND (visitor_key, started_at) IN (SELECT visitor_key, first_ever FROM ${firstEverSql(p, p.from, p.to)})
+    ${newVisitors}
     GROUP BY key
   )
   GROUP BY key
