@@ -201,6 +201,30 @@ describe('reports equal the independent computation from the fixture', () => {
     }
   });
 
+  it('frequency with a filter counts only the selected sessions, new visitors by their first session', async () => {
+    for (const f of [{ country: 'US' }, { page: "/o'brien" }] as const) {
+      const [k, v] = Object.entries(f)[0] as [string, string];
+      const { body } = await get(
+        `/api/v1/sites/${SITE_A}/frequency?${RANGE}&interval=day&${k}=${encodeURIComponent(v)}`,
+      );
+      const sel = select(all, SITE_A, FROM, TO, f);
+      const want = expectedFrequency(sel, all);
+      expect(body.data.visitors, k).toBe(want.visitors);
+      expect(body.data.sessions_per_visitor.map((b: { visitors: number }) => b.visitors)).toEqual(
+        want.sessions_per_visitor,
+      );
+      expect(body.data.days_since_previous.first_sessions).toBe(want.first_sessions);
+      expect(body.data.days_since_previous.buckets.map((b: { sessions: number }) => b.sessions)).toEqual(
+        want.days_since_previous,
+      );
+      const series = expectedTimeseries(sel, all, TZ_A, 'day');
+      for (const p of body.data.new_vs_returning.points) {
+        expect(p.new_visitors, `${k} ${p.bucket}`).toBe(series.get(p.bucket)?.new_visitors ?? 0);
+        expect(p.returning_visitors, `${k} ${p.bucket}`).toBe(series.get(p.bucket)?.returning_visitors ?? 0);
+      }
+    }
+  });
+
   it('realtime counts the last five minutes before now, and its top pages', async () => {
     const { status, body } = await get(`/api/v1/sites/${SITE_A}/realtime`);
     expect(status).toBe(200);

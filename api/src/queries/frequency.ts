@@ -1,5 +1,12 @@
 import { type RawSql, raw, sql } from '@stint/infra/clickhouse';
-import { dateTime, type ReportParams, selectionColumns, sessionSelection, sessionsIn } from './common.ts';
+import {
+  dateTime,
+  filterConditions,
+  type ReportParams,
+  selectionColumns,
+  sessionSelection,
+  sessionsIn,
+} from './common.ts';
 import { firstEverSql } from './first-seen.ts';
 import { bucketList, bucketOf, type Interval } from './timeseries.ts';
 
@@ -53,7 +60,8 @@ export const FREQUENCY_TOTAL_COLUMNS = [
  * 2. The visitors whose first session ever (`firstEverSql`) started in the range, from their sessions
  *    at that second: new in that bucket when one of them is selected, and when the first of them (the
  *    visitor's first in the window) is selected, that session has no earlier one at all: it moves from
- *    the open bucket to `dsp_first_sessions`.
+ *    the open bucket to `dsp_first_sessions`. Without filters every session is selected, and the set
+ *    itself gives those rows (its pairs are live sessions in the range), without a scan.
  */
 export function frequencyQuery(p: ReportParams, interval: Interval): RawSql {
   const selection = sessionSelection(p);
@@ -68,12 +76,17 @@ export function frequencyQuery(p: ReportParams, interval: Interval): RawSql {
   );
   // Per visitor: selected sessions by gap in seconds to the previous start; the first one in the
   // window, when selected, in the open bucket.
-  const perVisitor = DAYS_SINCE_PREVIOUS_BUCKETS.map((b, i) => {
+  // Each later session's bucket number (1-based; 0: not selected), once, then counted per bucket
+  // with countEqual (one lambda instead of one per bucket).
+  const bucketOfGap = DAYS_SINCE_PREVIOUS_BUCKETS.map((b, i) => {
     const lower = `g >= ${b.min_days * 86_400}`;
     const range = b.max_days === null ? lower : `${lower} AND g < ${(b.max_days + 1) * 86_400}`;
-    const count = `arrayCount((x, g) -> x % 2 = 1 AND ${range}, later, gaps)`;
-    return `${count}${i === last ? ' + first_selected' : ''} AS d${i}`;
-  });
+    return `${range}, ${i + 1}`;
+  }).join(', ');
+  const gapBuckets = `arrayMap((x, g) -> if(x % 2 = 1, multiIf(${bucketOfGap}, 0), 0), later, gaps) AS gap_buckets`;
+  const perVisitor = DAYS_SINCE_PREVIOUS_BUCKETS.map(
+    (_, i) => `countEqual(gap_buckets, ${i + 1})${i === last ? ' + first_selected' : ''} AS d${i}`,
+  );
   const dsp = DAYS_SINCE_PREVIOUS_BUCKETS.map((_, i) => int(`sumIf(d${i}, carrier)`, `dsp_b${i}`));
   const zeroSpv = SESSIONS_PER_VISITOR_BUCKETS.map((_, i) => `toInt64(0) AS spv_b${i}`);
   const moved = DAYS_SINCE_PREVIOUS_BUCKETS.map((_, i) =>
@@ -83,6 +96,17 @@ export function frequencyQuery(p: ReportParams, interval: Interval): RawSql {
   // Column expressions and bounds are constants of this module, never input.
   const cols = (xs: string[]) => raw(xs.join(',\n    '));
   const start = (x: string) => sql`toDateTime(toUInt32(intDiv(${raw(x)}, 2)))`;
+  const firstEver = firstEverSql(p, p.from, p.to);
+  // Without filters every session in the range is selected, and each pair of the set is a live
+  // session in the range: the set alone gives the same (visitor, start, selected) rows' aggregates.
+  const firstSessions =
+    filterConditions(p).length === 0
+      ? sql`(SELECT visitor_key, first_ever AS started_at, toUInt8(1) AS selected FROM ${firstEver})`
+      : sql`(
+        SELECT visitor_key, started_at, toUInt8(${selection}) AS selected
+        FROM ${sessionsIn(p, p.from, p.to, [...selectionColumns(p), 'visitor_key'])}
+        WHERE (visitor_key, started_at) IN (SELECT visitor_key, first_ever FROM ${firstEver})
+      )`;
   return sql`
 SELECT toString(key) AS bucket, visitors, new_visitors, ${raw(FREQUENCY_TOTAL_COLUMNS.join(', '))}
 FROM (SELECT arrayJoin(${bucketList(p, interval)}) AS key) AS b
@@ -107,11 +131,12 @@ ALL LEFT JOIN
         arrayCount(x -> x % 2 = 1, visits) AS n,
         visits[1] % 2 AS first_selected,
         arrayDistinct(arrayMap(x -> ${bucketOf(interval, p.timezone, start('x'))}, arrayFilter(x -> x % 2 = 1, visits))) AS keys,
+        ${raw(gapBuckets)},
         ${cols(perVisitor)}
       FROM
       (
         SELECT
-          if(before = 0, arraySort(inside), arrayPushFront(arraySort(inside), toUInt64(before) * 2)) AS visits
+          arraySort(if(before = 0, inside, arrayPushFront(inside, toUInt64(before) * 2))) AS visits
         FROM
         (
           SELECT
@@ -146,11 +171,7 @@ ALL LEFT JOIN
         max(selected) AS any_selected,
         min(selected) AS moved
       FROM
-      (
-        SELECT visitor_key, started_at, toUInt8(${selection}) AS selected
-        FROM ${sessionsIn(p, p.from, p.to, [...selectionColumns(p), 'visitor_key'])}
-        WHERE (visitor_key, started_at) IN (SELECT visitor_key, first_ever FROM ${firstEverSql(p, p.from, p.to)})
-      )
+      ${firstSessions}
       GROUP BY visitor_key
     )
   )
