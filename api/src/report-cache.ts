@@ -4,10 +4,10 @@
  * the current truth:
  *
  * 1. list the parts (one `system.parts` query): clean months, fingerprints;
- * 2. run the report's queries with those clean months (and a merged first-seen rollup); a query whose
- *    SQL text was answered before
- *    under the same fingerprint of the tables it names is answered from the cache (the SQL is
- *    deterministic: literal bounds, no now(), exact aggregates, total orders before every LIMIT);
+ * 2. run the report's queries with those clean months (and a merged first-seen rollup); a query
+ *    whose SQL text was answered before under the same fingerprint of the tables it names is answered
+ *    from the cache (the SQL is deterministic: literal bounds, no now(), exact aggregates, total orders
+ *    before every LIMIT);
  * 3. when any query ran, list the parts again: if nothing changed, every read saw the listed parts, so
  *    the clean months were clean and the new results belong to those fingerprints: keep them. If
  *    something changed (a late correction, a merge), keep nothing, and when clean months were used,

@@ -23,7 +23,8 @@ import { dateTime, type ReportParams } from './common.ts';
 /**
  * `(SELECT visitor_key, first_ever ...)`: the visitors of the site whose first live session started in
  * `[from, to)`, one row per visitor. Two visitor ids with the same key (a 64-bit hash collision, see
- * METRICS.md) count as one visitor, first seen at the earlier of their first sessions.
+ * METRICS.md) count as one visitor, first seen at the earlier of their first sessions; read from the
+ * merged rollup as it is, each id keeps its own row.
  */
 export function firstEverSql(
   p: Pick<ReportParams, 'database' | 'site' | 'clean'>,
