@@ -1,8 +1,8 @@
 /**
  * bench/sessionizer: `npx tsx bench/src/sessionizer-bench.ts [--events 300000] [--only machine,memory,e2e,freshness]
- *   [--instances 1]`
+ *   [--e2e-events 1000000] [--instances 1]`
  *   (a) the pure state machine alone, events/s (wall and per CPU second, median of runs);
- *   (b) Kafka → sessionizer → ClickHouse: N events pre-produced to a fresh topic, the sessionizer
+ *   (b) Kafka → sessionizer → ClickHouse: --e2e-events pre-produced to a fresh topic, the sessionizer
  *       service (its own process, started as `stint start` starts it, with its node flags) from the
  *       moment it is consuming until all of them are in `events_raw`, beside a bare kafkajs consume
  *       loop over the same topic (in this process);
@@ -12,7 +12,7 @@
  * The machine is shared: every figure is printed with the load average at the time it was measured.
  * `--profile FILE.cpuprofile` writes a CPU profile of the sessionizer process of (b) (node's
  * --cpu-prof, start-up included); `--topic NAME` reuses a topic an earlier run produced (with the same
- * `--events`) instead of producing again.
+ * `--e2e-events`) instead of producing again.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -37,12 +37,15 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'machine,memory,e2e,freshness' },
     rate: { type: 'string', default: '10000' },
     instances: { type: 'string', default: '1' },
+    'e2e-events': { type: 'string', default: '1000000' },
     seconds: { type: 'string', default: '20' },
     profile: { type: 'string' },
     topic: { type: 'string' },
   },
 });
 const N = Number(values.events);
+/** End to end measures throughput: long enough that start-up (cold JIT, first fetches) is a small part. */
+const E2E_N = Number(values['e2e-events']);
 const parts = new Set(values.only.split(','));
 const say = (m: string) => process.stderr.write(`bench/sessionizer: ${m}\n`);
 const load = () => loadavg()[0] ?? 0;
@@ -180,7 +183,7 @@ async function produceStream(topic: string): Promise<number> {
   const partitions = 4;
   await ensureTopic(kafka, topic, partitions);
   // Live traffic: the stream's times shifted to end now, so sessions behave as they would live.
-  const stream = kafkaStream(N, Date.UTC(2025, 5, 2), 11, 1);
+  const stream = kafkaStream(E2E_N, Date.UTC(2025, 5, 2), 11, 1);
   const shift = Date.now() - Date.UTC(2025, 5, 2);
   const events = stream.map((e) => ({ ...e, ts: e.ts + shift, received_at: e.received_at + shift }));
   say(`end to end: producing ${events.length} events to ${topic} (${partitions} partitions)…`);
@@ -203,7 +206,7 @@ async function benchEndToEnd(): Promise<void> {
   await freshDatabase();
   const client = createClickHouse({ database });
   const topic = values.topic ?? `bench.sessionizer.${Date.now()}`;
-  const count = values.topic ? N : await produceStream(topic);
+  const count = values.topic ? E2E_N : await produceStream(topic);
   if (values.topic) say(`end to end: reusing ${topic} (${count} events expected)…`);
   // The events are garbage by now: the sessionizer's heap is measured without them.
   gc();
@@ -323,6 +326,7 @@ async function benchEndToEnd(): Promise<void> {
     `  ${flushCount} ClickHouse flushes, ${round(flushSum)} s in total; rows written: ${rows('events_raw')} events, ${rows('sessions_raw')} sessions`,
   );
   extra.e2e = {
+    events: count,
     seconds,
     cpuSeconds,
     flushCount,
