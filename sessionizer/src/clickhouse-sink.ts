@@ -8,6 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@stint/infra/clickhouse';
+import { ByteChunks } from './byte-chunks.ts';
 import type { RowSink, SessionRow } from './state/index.ts';
 import { EVENT_COLUMNS, eventLine, SESSION_COLUMNS, sessionLine, tsvBody } from './tsv.ts';
 
@@ -18,8 +19,8 @@ export interface SinkStats {
 
 export class ClickHouseSink {
   private sessions = new Map<string, SessionRow>();
-  /** `events_raw` lines, each without its line feed. */
-  private eventLines: string[] = [];
+  /** The `events_raw` insert body so far; after a failed flush, the bodies still owed come first. */
+  private eventBodies: ByteChunks[] = [new ByteChunks()];
 
   constructor(
     private readonly client: ClickHouseClient,
@@ -28,48 +29,61 @@ export class ClickHouseSink {
   ) {}
 
   get size(): number {
-    return this.sessions.size + this.eventLines.length;
+    let n = this.sessions.size;
+    for (const b of this.eventBodies) n += b.count;
+    return n;
   }
 
   add(rows: RowSink): void {
-    // Built now, so the row objects die young (the lines are what waits for the flush).
-    for (const r of rows.events) this.eventLines.push(eventLine(r));
+    // Encoded now, so the row objects and lines die young; the bytes wait outside the heap.
+    const body = this.eventBodies[this.eventBodies.length - 1] as ByteChunks;
+    for (const r of rows.events) body.appendLine(eventLine(r));
     for (const r of rows.sessions) this.sessions.set(r.session_id, r);
   }
 
   /** Writes everything buffered; on failure the rows stay buffered (and newer ones keep coalescing). */
   async flush(): Promise<void> {
     if (this.size === 0) return;
-    const events = this.eventLines;
+    const events = this.eventBodies;
     const sessions = this.sessions;
-    this.eventLines = [];
+    this.eventBodies = [new ByteChunks()];
     this.sessions = new Map();
+    let eventCount = 0;
+    for (const b of events) eventCount += b.count;
     const started = performance.now();
     try {
       // Both tables at once (the server parses them on two cores); settled both before a retry, so
       // that one flush never overlaps the next.
       const results = await Promise.allSettled([
-        this.insert('events_raw', EVENT_COLUMNS, events.length === 0 ? '' : `${events.join('\n')}\n`),
-        this.insert('sessions_raw', SESSION_COLUMNS, tsvBody(sessions.values(), sessionLine)),
+        this.insert(
+          'events_raw',
+          EVENT_COLUMNS,
+          events.flatMap((b) => b.chunks()),
+        ),
+        this.insert('sessions_raw', SESSION_COLUMNS, textChunks(tsvBody(sessions.values(), sessionLine))),
       ]);
       for (const r of results) if (r.status === 'rejected') throw r.reason;
     } catch (err) {
       // Put the rows back under anything newer that arrived meanwhile.
-      this.eventLines = events.concat(this.eventLines);
+      this.eventBodies = [...events, ...this.eventBodies];
       for (const [k, r] of sessions) if (!this.sessions.has(k)) this.sessions.set(k, r);
       throw err;
     }
-    this.stats.onFlush?.(performance.now() - started, { events: events.length, sessions: sessions.size });
+    this.stats.onFlush?.(performance.now() - started, { events: eventCount, sessions: sessions.size });
   }
 
   /** One TabSeparated insert (see `tsv.ts`); the table name is one of ours, never input. */
-  private async insert(table: string, columns: readonly string[], body: string): Promise<void> {
-    if (body === '') return;
+  private async insert(table: string, columns: readonly string[], body: Buffer[]): Promise<void> {
+    if (body.length === 0) return;
     await this.client.insert({
       table: `${this.database}.${table}`,
       columns: columns as [string, ...string[]],
       format: 'TabSeparated',
-      values: Readable.from([Buffer.from(body)], { objectMode: false }),
+      values: Readable.from(body, { objectMode: false }),
     });
   }
+}
+
+function textChunks(text: string): Buffer[] {
+  return text === '' ? [] : [Buffer.from(text)];
 }
