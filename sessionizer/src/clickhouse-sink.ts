@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@stint/infra/clickhouse';
 import { ByteChunks } from './byte-chunks.ts';
 import type { RowSink, SessionRow } from './state/index.ts';
-import { EVENT_COLUMNS, eventLine, SESSION_COLUMNS, sessionLine, tsvBody } from './tsv.ts';
+import { EVENT_COLUMNS, eventLine, SESSION_COLUMNS, sessionLine } from './tsv.ts';
 
 export interface SinkStats {
   /** Milliseconds of each successful flush. */
@@ -54,13 +54,15 @@ export class ClickHouseSink {
     try {
       // Both tables at once (the server parses them on two cores); settled both before a retry, so
       // that one flush never overlaps the next.
+      const sessionBody = new ByteChunks();
+      for (const r of sessions.values()) sessionBody.appendLine(sessionLine(r));
       const results = await Promise.allSettled([
         this.insert(
           'events_raw',
           EVENT_COLUMNS,
           events.flatMap((b) => b.chunks()),
         ),
-        this.insert('sessions_raw', SESSION_COLUMNS, textChunks(tsvBody(sessions.values(), sessionLine))),
+        this.insert('sessions_raw', SESSION_COLUMNS, sessionBody.chunks()),
       ]);
       for (const r of results) if (r.status === 'rejected') throw r.reason;
     } catch (err) {
@@ -82,8 +84,4 @@ export class ClickHouseSink {
       values: Readable.from(body, { objectMode: false }),
     });
   }
-}
-
-function textChunks(text: string): Buffer[] {
-  return text === '' ? [] : [Buffer.from(text)];
 }

@@ -208,10 +208,4 @@ export function sessionLine(r: SessionRow): string {
 
 // An array joined once per row: a template literal of 35 parts builds a deep rope per line, about twice
 // as slow to build and flatten (and slower than JSON.stringify of the row).
-
-/** The insert body of some rows: one line each. */
-export function tsvBody<Row>(rows: Iterable<Row>, line: (row: Row) => string): string {
-  const lines: string[] = [];
-  for (const r of rows) lines.push(line(r));
-  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
-}
+// The lines become an insert body in `ByteChunks` (byte-chunks.ts), one line feed after each.

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { ByteChunks } from '../src/byte-chunks.ts';
 import type { EventRow, SessionRow } from '../src/state/index.ts';
 import {
   EVENT_COLUMNS,
   eventLine,
   SESSION_COLUMNS,
   sessionLine,
-  tsvBody,
   tsvString,
   tsvStringArray,
 } from '../src/tsv.ts';
@@ -60,7 +60,9 @@ describe('TabSeparated bodies', () => {
   });
 
   it('end every line with a line feed, and an empty body is empty', () => {
-    expect(tsvBody(['a', 'b\tc'], (s) => tsvString(s))).toBe('a\nb\\tc\n');
-    expect(tsvBody([], (s: string) => s)).toBe('');
+    const body = new ByteChunks();
+    for (const s of ['a', 'b\tc']) body.appendLine(tsvString(s));
+    expect(Buffer.concat(body.chunks()).toString('utf8')).toBe('a\nb\\tc\n');
+    expect(new ByteChunks().chunks()).toEqual([]);
   });
 });
