@@ -49,17 +49,43 @@ export function createKafka(options: KafkaOptions): KafkaClient {
   return new Kafka(config);
 }
 
-/** Creates the topic when missing (idempotent); waits for partition leaders. */
-export async function ensureTopic(kafka: KafkaClient, topic: string, partitions: number): Promise<void> {
+/**
+ * Creates the topic when missing (idempotent) and waits until every partition has a leader.
+ * kafkajs' own `waitForLeaders` gives up on the first UNKNOWN_TOPIC_OR_PARTITION a freshly created
+ * topic can still answer with in KRaft mode, so the wait is done here and tolerates it.
+ */
+export async function ensureTopic(
+  kafka: KafkaClient,
+  topic: string,
+  partitions: number,
+  timeoutMs = 30_000,
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = await admin.listTopics();
-    if (existing.includes(topic)) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
-    });
+    if (!existing.includes(topic)) {
+      await admin.createTopics({
+        waitForLeaders: false,
+        topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+      });
+    }
+    const deadline = Date.now() + timeoutMs;
+    let lastError = 'no metadata yet';
+    for (;;) {
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+        const led = topics[0]?.partitions.filter((p) => p.leader >= 0).length ?? 0;
+        if (led >= partitions) return;
+        lastError = `${led} of ${partitions} partitions have a leader`;
+      } catch (error) {
+        lastError = error instanceof Error ? error.message : String(error);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`topic ${topic}: partitions still without a leader after ${timeoutMs} ms (${lastError})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   } finally {
     await admin.disconnect();
   }
