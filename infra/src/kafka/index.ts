@@ -82,7 +82,9 @@ export async function ensureTopic(
         lastError = error instanceof Error ? error.message : String(error);
       }
       if (Date.now() > deadline) {
-        throw new Error(`topic ${topic}: partitions still without a leader after ${timeoutMs} ms (${lastError})`);
+        throw new Error(
+          `topic ${topic}: partitions still without a leader after ${timeoutMs} ms (${lastError})`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
