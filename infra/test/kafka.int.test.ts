@@ -42,6 +42,13 @@ describe('kafkajs against the local Kafka 4 broker', () => {
     const topic = uniqueTopic('roundtrip');
     await ensureTopic(kafka, topic, 2);
     await ensureTopic(kafka, topic, 2); // idempotent
+    // An existing topic keeps its own partition count (a service configured for more still starts).
+    await ensureTopic(kafka, topic, 6, 5_000);
+    const admin = kafka.admin();
+    await admin.connect();
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    await admin.disconnect();
+    expect(topics[0]?.partitions.length).toBe(2);
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     await producer.send({ topic, acks: -1, messages: ['a', 'b', 'c'].map((v) => ({ key: v, value: v })) });

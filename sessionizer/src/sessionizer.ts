@@ -386,7 +386,7 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
         groupId: deps.groupId,
         sessionTimeout: deps.sessionTimeoutMs ?? 30_000,
         rebalanceTimeout: 60_000,
-        heartbeatInterval: Math.min(3000, Math.floor((deps.sessionTimeoutMs ?? 30_000) / 3)),
+        heartbeatInterval: Math.min(1000, Math.floor((deps.sessionTimeoutMs ?? 30_000) / 3)),
         maxBytesPerPartition: 4 * 1024 * 1024,
       });
       // A new generation restarts every assigned partition from its committed offset: rebuild by replay.

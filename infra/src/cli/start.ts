@@ -31,32 +31,54 @@ function runFile() {
   return `${stintHome()}/run/start.json`;
 }
 
-function urls(): string[] {
+/**
+ * The metrics port of sessionizer instance `i` (0-based): the first one on SESSIONIZER_PORT, the
+ * others 10 apart, clear of the api's and collector's ports beside it.
+ */
+export function sessionizerPort(i: number): number {
+  return SERVICE_PORTS.sessionizer + 10 * i;
+}
+
+function urls(sessionizers = 1): string[] {
+  const metrics = Array.from(
+    { length: sessionizers },
+    (_, i) => `http://127.0.0.1:${sessionizerPort(i)}/metrics`,
+  );
   return [
     `dashboard + api  http://127.0.0.1:${SERVICE_PORTS.api}/  (OpenAPI at /docs)`,
     `collector        http://127.0.0.1:${SERVICE_PORTS.collector}/  (snippet at /stint.js)`,
-    `sessionizer      http://127.0.0.1:${SERVICE_PORTS.sessionizer}/metrics`,
+    `sessionizer      ${metrics.join(', ')}${sessionizers > 1 ? ` (${sessionizers} instances, one consumer group)` : ''}`,
     `ClickHouse       ${process.env.CLICKHOUSE_URL || `http://127.0.0.1:${PORTS.clickhouseHttp}`}  (analyst views: stint.sessions, stint.events, stint.pageviews)`,
-    `Kafka            ${process.env.KAFKA_BROKERS || `127.0.0.1:${PORTS.kafka}`}  (topic stint.events)`,
+    `Kafka            ${process.env.KAFKA_BROKERS || `127.0.0.1:${PORTS.kafka}`}  (topic ${process.env.EVENTS_TOPIC || 'stint.events'})`,
   ];
 }
 
-function alreadyRunning(): number | null {
+function alreadyRunning(): { pid: number; sessionizers: number } | null {
   const file = runFile();
   if (!existsSync(file)) return null;
   try {
-    const { pid } = JSON.parse(readFileSync(file, 'utf8')) as { pid: number };
-    return isAlive(pid) ? pid : null;
+    const { pid, sessionizers } = JSON.parse(readFileSync(file, 'utf8')) as {
+      pid: number;
+      sessionizers?: number;
+    };
+    return isAlive(pid) ? { pid, sessionizers: sessionizers ?? 1 } : null;
   } catch {
     return null;
   }
 }
 
-export async function startAll(options: { demo: boolean; demoRate: string }): Promise<void> {
+export interface StartOptions {
+  demo: boolean;
+  demoRate: string;
+  /** Sessionizer processes, members of one consumer group sharing the topic's partitions. */
+  sessionizers: number;
+}
+
+export async function startAll(options: StartOptions): Promise<void> {
   const running = alreadyRunning();
   if (running) {
     process.stderr.write(
-      `stint is already running (pid ${running}):\n${urls()
+      `stint is already running (pid ${running.pid}):\n${urls(running.sessionizers)
         .map((u) => `  ${u}`)
         .join('\n')}\n`,
     );
@@ -64,7 +86,14 @@ export async function startAll(options: { demo: boolean; demoRate: string }): Pr
   }
   await upAndMigrate();
   mkdirSync(`${stintHome()}/run`, { recursive: true });
-  writeFileSync(runFile(), JSON.stringify({ pid: process.pid, started: new Date().toISOString() }));
+  writeFileSync(
+    runFile(),
+    JSON.stringify({
+      pid: process.pid,
+      started: new Date().toISOString(),
+      sessionizers: options.sessionizers,
+    }),
+  );
 
   const tsx = `${REPO_ROOT}/node_modules/.bin/tsx`;
   // The dashboard's static files are built ahead of time; the api serves dashboards/dist.
@@ -76,24 +105,27 @@ export async function startAll(options: { demo: boolean; demoRate: string }): Pr
   for (const s of SERVICES) {
     if (!existsSync(`${REPO_ROOT}/${s.entry}`)) continue;
     const flags = serviceNodeFlags(s.name).join(' ');
-    const child = spawn(tsx, [`${REPO_ROOT}/${s.entry}`], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: {
-        ...process.env,
-        // tsx runs the service in a node child process, which takes these from NODE_OPTIONS.
-        ...(flags ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${flags}`.trim() } : {}),
-        API_PORT: String(SERVICE_PORTS.api),
-        COLLECTOR_PORT: String(SERVICE_PORTS.collector),
-        SESSIONIZER_PORT: String(SERVICE_PORTS.sessionizer),
-        SESSIONIZER_METRICS_PORT: String(SERVICE_PORTS.sessionizer),
-        COLLECTOR_URL: `http://127.0.0.1:${SERVICE_PORTS.collector}`,
-      },
-    });
-    children.push({ name: s.name, child });
+    const copies = s.name === 'sessionizer' ? options.sessionizers : 1;
+    for (let i = 0; i < copies; i++) {
+      const child = spawn(tsx, [`${REPO_ROOT}/${s.entry}`], {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: {
+          ...process.env,
+          // tsx runs the service in a node child process, which takes these from NODE_OPTIONS.
+          ...(flags ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${flags}`.trim() } : {}),
+          API_PORT: String(SERVICE_PORTS.api),
+          COLLECTOR_PORT: String(SERVICE_PORTS.collector),
+          SESSIONIZER_PORT: String(sessionizerPort(i)),
+          SESSIONIZER_METRICS_PORT: String(sessionizerPort(i)),
+          COLLECTOR_URL: `http://127.0.0.1:${SERVICE_PORTS.collector}`,
+        },
+      });
+      children.push({ name: copies > 1 ? `${s.name} ${i + 1}` : s.name, child });
+    }
   }
   process.stderr.write(
-    `\nStint is running (Ctrl-C stops it):\n${urls()
+    `\nStint is running (Ctrl-C stops it):\n${urls(options.sessionizers)
       .map((u) => `  ${u}`)
       .join('\n')}\n\n`,
   );
@@ -152,5 +184,16 @@ export function registerStartCommand(program: Command): void {
     .description('bring the stack up, migrate, run every service, print the URLs (what `npm start` runs)')
     .option('--demo', 'also send realistic synthetic traffic through the collector', false)
     .option('--demo-rate <events/s>', 'demo traffic rate', '50')
-    .action((o: { demo: boolean; demoRate: string }) => startAll({ demo: o.demo, demoRate: o.demoRate }));
+    .option(
+      '--sessionizers <n>',
+      "sessionizer processes sharing the work (one per core is the fastest; each holds its partitions' sessions)",
+      process.env.STINT_SESSIONIZERS || '1',
+    )
+    .action((o: { demo: boolean; demoRate: string; sessionizers: string }) => {
+      const sessionizers = Number(o.sessionizers);
+      if (!Number.isInteger(sessionizers) || sessionizers < 1 || sessionizers > 16) {
+        throw new Error(`--sessionizers: a whole number from 1 to 16, not ${o.sessionizers}`);
+      }
+      return startAll({ demo: o.demo, demoRate: o.demoRate, sessionizers });
+    });
 }

@@ -31,6 +31,8 @@ const LEVELS = {
   [logLevel.DEBUG]: 'debug',
 } as const;
 
+const REBALANCING = /^The group is rebalancing/;
+
 export function createKafka(options: KafkaOptions): KafkaClient {
   const config: KafkaConfig = {
     clientId: options.clientId,
@@ -40,8 +42,11 @@ export function createKafka(options: KafkaOptions): KafkaClient {
     retry: { retries: options.retries ?? 8, initialRetryTime: 100, maxRetryTime: 2000 },
     logLevel: logLevel.WARN,
     logCreator: () => (entry) => {
-      const level = LEVELS[entry.level as keyof typeof LEVELS] ?? 'info';
       const { message, ...extra } = entry.log;
+      // kafkajs logs every error code a broker answers as an error, even the ones that are part of the
+      // protocol and handled (a heartbeat told the group is rebalancing: the member just rejoins).
+      const handled = typeof extra.error === 'string' && REBALANCING.test(extra.error);
+      const level = handled ? 'info' : (LEVELS[entry.level as keyof typeof LEVELS] ?? 'info');
       if (options.log) options.log(level, message, extra);
       else if (level === 'error') process.stderr.write(`kafkajs ${entry.namespace}: ${message}\n`);
     },
@@ -50,9 +55,10 @@ export function createKafka(options: KafkaOptions): KafkaClient {
 }
 
 /**
- * Creates the topic when missing (idempotent) and waits until every partition has a leader.
- * kafkajs' own `waitForLeaders` gives up on the first UNKNOWN_TOPIC_OR_PARTITION a freshly created
- * topic can still answer with in KRaft mode, so the wait is done here and tolerates it.
+ * Creates the topic when missing (idempotent) and waits until every partition has a leader (`partitions`
+ * applies to a topic created here; an existing topic keeps its own count). kafkajs' own
+ * `waitForLeaders` gives up on the first UNKNOWN_TOPIC_OR_PARTITION a freshly created topic can still
+ * answer with in KRaft mode, so the wait is done here and tolerates it.
  */
 export async function ensureTopic(
   kafka: KafkaClient,
@@ -64,20 +70,23 @@ export async function ensureTopic(
   await admin.connect();
   try {
     const existing = await admin.listTopics();
-    if (!existing.includes(topic)) {
+    const created = !existing.includes(topic);
+    if (created) {
       await admin.createTopics({
         waitForLeaders: false,
         topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
       });
     }
+    const expected = created ? partitions : 1;
     const deadline = Date.now() + timeoutMs;
     let lastError = 'no metadata yet';
     for (;;) {
       try {
         const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-        const led = topics[0]?.partitions.filter((p) => p.leader >= 0).length ?? 0;
-        if (led >= partitions) return;
-        lastError = `${led} of ${partitions} partitions have a leader`;
+        const all = topics[0]?.partitions ?? [];
+        const led = all.filter((p) => p.leader >= 0).length;
+        if (all.length >= expected && led === all.length) return;
+        lastError = `${led} of ${Math.max(all.length, expected)} partitions have a leader`;
       } catch (error) {
         lastError = error instanceof Error ? error.message : String(error);
       }
