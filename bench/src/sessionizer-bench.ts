@@ -43,6 +43,8 @@ const { values } = parseArgs({
     'e2e-runs': { type: 'string', default: '3' },
     seconds: { type: 'string', default: '20' },
     profile: { type: 'string' },
+    /** Another sessionizer's main.ts (an older checkout), to compare before/after in the same minute. */
+    sessionizer: { type: 'string' },
     topic: { type: 'string' },
   },
 });
@@ -295,7 +297,7 @@ async function runService(topic: string, count: number, instances: number) {
         ...(profileDir && i === 0 ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
         '--import',
         'tsx',
-        `${REPO_ROOT}/sessionizer/src/main.ts`,
+        values.sessionizer ?? `${REPO_ROOT}/sessionizer/src/main.ts`,
       ],
       {
         cwd: REPO_ROOT,
