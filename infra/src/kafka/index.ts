@@ -32,6 +32,7 @@ const LEVELS = {
 } as const;
 
 const REBALANCING = /^The group is rebalancing/;
+const BOUNDED_RETRIES = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
 
 export function createKafka(options: KafkaOptions): KafkaClient {
   const config: KafkaConfig = {
@@ -45,8 +46,13 @@ export function createKafka(options: KafkaOptions): KafkaClient {
       const { message, ...extra } = entry.log;
       // kafkajs logs every error code a broker answers as an error, even the ones that are part of the
       // protocol and handled (a heartbeat told the group is rebalancing: the member just rejoins).
-      const handled = typeof extra.error === 'string' && REBALANCING.test(extra.error);
-      const level = handled ? 'info' : (LEVELS[entry.level as keyof typeof LEVELS] ?? 'info');
+      // It also warns at every start of an idempotent producer with bounded retries, which the
+      // collector's sink uses on purpose: a send that gives up is answered 503, never acknowledged, so
+      // nothing acknowledged is lost (a batch sender that retries with its own event ids is counted
+      // once; see collector/src/kafka-sink.ts). That warning is only debug.
+      const handled =
+        (typeof extra.error === 'string' && REBALANCING.test(extra.error)) || message === BOUNDED_RETRIES;
+      const level = handled ? 'debug' : (LEVELS[entry.level as keyof typeof LEVELS] ?? 'info');
       if (options.log) options.log(level, message, extra);
       else if (level === 'error') process.stderr.write(`kafkajs ${entry.namespace}: ${message}\n`);
     },
