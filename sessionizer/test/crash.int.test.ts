@@ -3,6 +3,9 @@
  * then restarted, several times. The final `sessions` and `events` views must equal a clean run of
  * the same Kafka log (computed by the state machine over each partition's messages in offset order):
  * same ids, same counts, same durations, no ghost.
+ * The same with two instances in one consumer group: each kill takes one of them (the group rebalances
+ * when the session timeout notices it, and again when its replacement joins), so partitions move between
+ * the instances while they hold open sessions.
  * CRASH_EVENTS sets the stream size (default 30,000 here; the issue's 200,000 run is `CRASH_EVENTS=200000`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -21,9 +24,6 @@ const KILLS = 5;
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 const kafka = createKafka({ clientId: 'sessionizer-crash-test' });
-let db: TestDatabase;
-let topic: string;
-let child: ChildProcess | undefined;
 
 /** A deterministic pseudo-random stream: many visitors, sessions, out-of-order and very late events. */
 function stream(n: number): KafkaEvent[] {
@@ -63,8 +63,8 @@ function partitionOf(e: KafkaEvent): number {
   return Math.abs(h) % PARTITIONS;
 }
 
-function spawnSessionizer(): ChildProcess {
-  const p = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+function spawnSessionizer(db: TestDatabase, topic: string): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', MAIN], {
     env: {
       ...process.env,
       CLICKHOUSE_DATABASE: db.database,
@@ -78,8 +78,6 @@ function spawnSessionizer(): ChildProcess {
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  child = p;
-  return p;
 }
 
 function killHard(p: ChildProcess): Promise<void> {
@@ -110,18 +108,22 @@ const COLUMNS = [
   'is_final',
 ] as const;
 
-beforeAll(async () => {
-  db = await createTestDatabase('sessionizer_crash');
-  topic = uniqueTopic('sessionizer_crash');
-  await ensureTopic(kafka, topic, PARTITIONS);
-});
+describe.each([1, 2])('sessionizer crash test, %i instance(s)', (instances) => {
+  let db: TestDatabase;
+  let topic: string;
+  const children = new Set<ChildProcess>();
 
-afterAll(async () => {
-  if (child) await killHard(child);
-  await db?.drop();
-});
+  beforeAll(async () => {
+    db = await createTestDatabase(`sessionizer_crash_${instances}`);
+    topic = uniqueTopic(`sessionizer_crash_${instances}`);
+    await ensureTopic(kafka, topic, PARTITIONS);
+  });
 
-describe('sessionizer crash test', () => {
+  afterAll(async () => {
+    await Promise.all([...children].map(killHard));
+    await db?.drop();
+  });
+
   it(`gives the clean result after ${KILLS} SIGKILLs at random moments (${EVENTS} events)`, async () => {
     const events = stream(EVENTS);
     const byPartition: KafkaEvent[][] = Array.from({ length: PARTITIONS }, () => []);
@@ -159,17 +161,25 @@ describe('sessionizer crash test', () => {
         (await queryRows<{ n: string }>(db.client, `SELECT count() AS n FROM ${db.database}.events_raw`))[0]
           ?.n,
       );
-    // Each kill comes at a random moment after the instance has written something of its own.
+    // Each kill comes at a random moment after something new was written, takes a random instance,
+    // and a replacement starts at once.
+    const live: ChildProcess[] = [];
+    const start = () => {
+      const p = spawnSessionizer(db, topic);
+      live.push(p);
+      children.add(p);
+    };
+    for (let i = 0; i < instances; i++) start();
     let rnd = 7;
     for (let k = 0; k < KILLS; k++) {
       const before = await rawRows();
-      const p = spawnSessionizer();
       await waitFor(async () => (await rawRows()) > before, { timeoutMs: 60_000, intervalMs: 50 });
       rnd = (rnd * 48271) % 2147483647;
       await new Promise((r) => setTimeout(r, rnd % 1500));
-      await killHard(p);
+      const [victim] = live.splice(rnd % live.length, 1);
+      if (victim) await killHard(victim);
+      start();
     }
-    spawnSessionizer();
 
     const count = async () =>
       (
