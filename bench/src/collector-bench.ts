@@ -1,7 +1,9 @@
 /**
  * bench/collector: events/s and latency of the real collector (acks=all to the local Kafka), beside a
  * bare node:http hello-world measured in the same run on the same machine (the ratio is the figure
- * that matters). `npx tsx bench/src/collector-bench.ts [--seconds 10]`.
+ * that matters), and beside the same server answering only after a fixed wait as long as a Kafka
+ * acknowledgement (`--ack-wait-ms`, default 3): the most closed-loop connections can get, at zero cost.
+ * `npx tsx bench/src/collector-bench.ts [--seconds 10] [--connections 50]`.
  * The collector runs as its own process; the load (autocannon) runs in this one.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -23,6 +25,11 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     /** Another collector's main.ts (an older checkout), to compare before/after in the same minute. */
     collector: { type: 'string' },
+    /**
+     * The wait of the "ceiling" server: a bare node:http server that answers each request only after
+     * this many ms, about one acks=all Kafka round trip here (the collector's mean send time is printed).
+     */
+    'ack-wait-ms': { type: 'string', default: '3' },
     /** Result file name under bench/results/. */
     name: { type: 'string', default: 'collector' },
     /** Write a V8 CPU profile of the collector process into this directory (node --cpu-prof). */
@@ -106,6 +113,20 @@ const hello = spawn(
   { stdio: 'inherit' },
 );
 
+// The same server answering only after a fixed wait: no work at all, but each connection waits for its
+// answer as it would for a Kafka acknowledgement. With closed-loop connections this is the ceiling of
+// single events/s: connections ÷ acknowledgement time, whatever the collector's own cost.
+const ackWaitMs = Number(values['ack-wait-ms']);
+const ceilingPort = await freePort();
+const ceiling = spawn(
+  process.execPath,
+  [
+    '-e',
+    `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>setTimeout(()=>{s.writeHead(202,{'content-type':'application/json'});s.end('{"ok":true}')},${ackWaitMs}))}).listen(${ceilingPort},'127.0.0.1')`,
+  ],
+  { stdio: 'inherit' },
+);
+
 const admin = createClickHouse({ database: 'default' });
 await exec(admin, `DROP DATABASE IF EXISTS ${database}`);
 await migrate({ client: admin, database });
@@ -142,6 +163,7 @@ const collector: ChildProcess = spawn(
 process.on('exit', () => {
   collector.kill('SIGTERM');
   hello.kill('SIGTERM');
+  ceiling.kill('SIGTERM');
 });
 const base = `http://127.0.0.1:${port}`;
 for (let i = 0; ; i++) {
@@ -211,6 +233,13 @@ const helloRun = await load({
   body: single,
   connections,
 });
+say(`ceiling: node:http answering after ${ackWaitMs} ms, ${connections} connections…`);
+const ceilingRun = await load({
+  url: `http://127.0.0.1:${ceilingPort}/`,
+  method: 'POST',
+  body: single,
+  connections,
+});
 say(`collector, single events (POST /api/event, text/plain), ${connections} connections…`);
 const singleRun = await loadCollector(base, 1, {
   url: `${base}/api/event`,
@@ -264,9 +293,11 @@ say(`kafka: ${JSON.stringify(kafkaStats)}`);
 
 collector.kill('SIGTERM');
 hello.kill('SIGTERM');
+ceiling.kill('SIGTERM');
 await new Promise((r) => collector.once('exit', r));
 for (const [name, r] of Object.entries({
   hello: helloRun,
+  ceiling: ceilingRun,
   single: singleRun,
   batch: batchRun,
   fixed: fixedRun,
@@ -278,6 +309,11 @@ for (const [name, r] of Object.entries({
 }
 const figures: Figure[] = [
   { name: 'node:http hello-world requests/s', value: Math.round(helloRun.rps), unit: 'req/s' },
+  {
+    name: `ceiling: node:http answering after ${ackWaitMs} ms (no work), ${connections} connections`,
+    value: Math.round(ceilingRun.rps),
+    unit: 'req/s',
+  },
   {
     name: 'single events/s (acks=all)',
     value: Math.round(singleRun.rps),
@@ -315,6 +351,7 @@ writeResult(values.name, figures, {
   loadavg: { before: load0, after: load1 },
   rejects,
   kafka: kafkaStats,
-  runs: { hello: helloRun, single: singleRun, batch: batchRun, fixed: fixedRun },
+  ackWaitMs,
+  runs: { hello: helloRun, ceiling: ceilingRun, single: singleRun, batch: batchRun, fixed: fixedRun },
 });
 process.exit(0);
