@@ -266,10 +266,24 @@ export function createKafkaSink(options: KafkaSinkOptions): EventSink {
           this.queuedBytes -= bytes;
           await this.send(batch, n);
           depth -= n;
+          // Shutting down and Kafka just failed a send: the rest would each wait out the send deadline
+          // too, past the shutdown timeout. They fail now (503, never acknowledged), so a drain while
+          // Kafka is down takes one deadline per lane, not one per queued batch.
+          if (closing && !this.healthy)
+            this.failQueued(new SinkUnavailableError('Kafka unavailable at shutdown'));
         }
       } finally {
         this.sending = null;
       }
+    }
+
+    failQueued(err: Error): void {
+      const queued = this.queue;
+      this.queue = [];
+      depth -= this.queuedEvents;
+      this.queuedEvents = 0;
+      this.queuedBytes = 0;
+      for (const e of queued) e.reject(err);
     }
 
     async send(batch: Entry[], n: number): Promise<void> {

@@ -105,4 +105,40 @@ describe('when Kafka is down', () => {
       { timeoutMs: 20_000, message: `all ${acked.size} acknowledged events in Kafka` },
     );
   });
+
+  it('shutting down while Kafka is down gives up after one failed send per lane, failing the rest at once', async () => {
+    const closingGate = createGate();
+    let failedSends = 0;
+    const k = new Kafka({
+      clientId: 'collector-outage-close-test',
+      brokers: kafkaBrokers(),
+      socketFactory: closingGate.factory,
+      connectionTimeout: 500,
+      logLevel: logLevel.NOTHING,
+    });
+    const s = createKafkaSink({
+      kafka: k,
+      topic: h.topic,
+      lanes: 1,
+      maxBatchEvents: 5,
+      lingerMs: 2,
+      sendTimeoutMs: 1_000,
+      observer: { sent: (_s, _n, ok) => void (ok ? undefined : failedSends++) },
+    });
+    await s.start();
+    closingGate.down();
+    // 20 single events: four batches of five, queued on the one lane.
+    const outcomes = Array.from({ length: 20 }, (_, i) =>
+      s.publish([{ key: `${SITE}:close-${i}`, value: Buffer.from(`{"n":${i}}`) }]).then(
+        () => 'acknowledged',
+        (err: Error) => err.name,
+      ),
+    );
+    await s.close();
+    const results = await Promise.all(outcomes);
+    expect(results.every((r) => r !== 'acknowledged')).toBe(true);
+    expect(failedSends).toBe(1);
+    expect(s.depth()).toBe(0);
+    closingGate.up();
+  });
 });
