@@ -102,30 +102,32 @@ async function probe(url: string, init: RequestInit): Promise<void> {
   if (!res.ok) say(`probe of ${url} answered ${res.status}: ${text.slice(0, 300)}`);
 }
 
-// Bare node:http hello-world, in a child process so it has a core of its own like the collector.
-const helloPort = await freePort();
-const hello = spawn(
-  process.execPath,
-  [
-    '-e',
-    `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.writeHead(202,{'content-type':'application/json'});s.end('{"ok":true}')})}).listen(${helloPort},'127.0.0.1')`,
-  ],
-  { stdio: 'inherit' },
-);
+/**
+ * A bare node:http server in a child process (a core of its own, like the collector) that answers
+ * 202 `{"ok":true}` to every request, after `waitMs` when given.
+ */
+function bareServer(port: number, waitMs = 0): ChildProcess {
+  const answer = `s.writeHead(202,{'content-type':'application/json'});s.end('{"ok":true}')`;
+  const onEnd = waitMs > 0 ? `()=>setTimeout(()=>{${answer}},${waitMs})` : `()=>{${answer}}`;
+  return spawn(
+    process.execPath,
+    [
+      '-e',
+      `require('http').createServer((q,s)=>{q.resume();q.on('end',${onEnd})}).listen(${port},'127.0.0.1')`,
+    ],
+    { stdio: 'inherit' },
+  );
+}
 
+// Bare node:http hello-world.
+const helloPort = await freePort();
+const hello = bareServer(helloPort);
 // The same server answering only after a fixed wait: no work at all, but each connection waits for its
 // answer as it would for a Kafka acknowledgement. With closed-loop connections this is the ceiling of
 // single events/s: connections ÷ acknowledgement time, whatever the collector's own cost.
 const ackWaitMs = Number(values['ack-wait-ms']);
 const ceilingPort = await freePort();
-const ceiling = spawn(
-  process.execPath,
-  [
-    '-e',
-    `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>setTimeout(()=>{s.writeHead(202,{'content-type':'application/json'});s.end('{"ok":true}')},${ackWaitMs}))}).listen(${ceilingPort},'127.0.0.1')`,
-  ],
-  { stdio: 'inherit' },
-);
+const ceiling = bareServer(ceilingPort, ackWaitMs);
 
 const admin = createClickHouse({ database: 'default' });
 await exec(admin, `DROP DATABASE IF EXISTS ${database}`);

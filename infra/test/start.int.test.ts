@@ -5,25 +5,15 @@
  * of a developer's own `npm start`; skipped while one runs (the run file says so).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { AssignerProtocol } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alreadyRunning } from '../src/cli/start.ts';
 import { createKafka, ensureTopic } from '../src/kafka/index.ts';
-import { REPO_ROOT, stintHome } from '../src/stack/index.ts';
+import { REPO_ROOT } from '../src/stack/index.ts';
 import { createTestDatabase, type TestDatabase, uniqueTopic, waitFor } from '../src/testing/index.ts';
 
 const PORTS = { api: 28400, collector: 28401, sessionizer: 28402 };
-const running = (() => {
-  const file = `${stintHome()}/run/start.json`;
-  if (!existsSync(file)) return false;
-  const { pid } = JSON.parse(readFileSync(file, 'utf8')) as { pid: number };
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const running = alreadyRunning() !== null;
 
 let db: TestDatabase;
 let start: ChildProcess | undefined;

@@ -53,7 +53,8 @@ function urls(sessionizers = 1): string[] {
   ];
 }
 
-function alreadyRunning(): { pid: number; sessionizers: number } | null {
+/** The `stint start` running now for this STINT_HOME (from its run file), if any. */
+export function alreadyRunning(): { pid: number; sessionizers: number } | null {
   const file = runFile();
   if (!existsSync(file)) return null;
   try {
