@@ -3,8 +3,12 @@
  * bare node:http hello-world measured in the same run on the same machine (the ratio is the figure
  * that matters), and beside the same server answering only after a fixed wait as long as a Kafka
  * acknowledgement (`--ack-wait-ms`, default 3): the most closed-loop connections can get, at zero cost.
- * `npx tsx bench/src/collector-bench.ts [--seconds 10] [--connections 50]`.
- * The collector runs as its own process; the load (autocannon) runs in this one.
+ * Beside them, the collector's own Kafka sink alone (src/sink-ceiling.ts: already encoded events, no
+ * HTTP), fed the same way: what the collector could do at most with its Kafka client here.
+ * `npx tsx bench/src/collector-bench.ts [--seconds 10] [--connections 200] [--warmup-seconds 10]`.
+ * The collector runs as its own process; the load (autocannon) runs in this one. The collector is
+ * measured warm: a fresh process needs 10–20 s of load before its CPU per event settles (measured:
+ * ~150–200 µs in the first 6 s, ~90–110 µs after 20 s), and a collector runs for days.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -21,8 +25,14 @@ import { type Figure, round, writeResult } from './results.ts';
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
-    /** Concurrent clients of the single-event runs (a site's visitors are many independent clients). */
-    connections: { type: 'string', default: '50' },
+    /**
+     * Concurrent clients of the single-event runs (a site's visitors are many independent clients).
+     * Closed-loop clients wait for each answer, so events/s ≤ connections ÷ acknowledgement time: with
+     * 50 and a ~3 ms acks=all round trip that is below 15,000/s even at zero cost (the ceiling run).
+     */
+    connections: { type: 'string', default: '200' },
+    /** Unmeasured load on the collector before the measured runs (single events, then batches). */
+    'warmup-seconds': { type: 'string', default: '10' },
     /** Another collector's main.ts (an older checkout), to compare before/after in the same minute. */
     collector: { type: 'string' },
     /**
@@ -242,6 +252,21 @@ const ceilingRun = await load({
   body: single,
   connections,
 });
+const warmupSeconds = Number(values['warmup-seconds']);
+if (warmupSeconds > 0) {
+  say(`warming the collector up for ${warmupSeconds} s (not measured)…`);
+  const half = Math.max(1, Math.round(warmupSeconds / 2));
+  const warm = { url: `${base}/api/event`, method: 'POST' as const, headers: singleHeaders, body: single };
+  await load({ ...warm, requests: manyVisitors, connections, duration: half });
+  await load({
+    ...warm,
+    url: `${base}/api/events`,
+    headers: batchHeaders,
+    body: batch,
+    connections: 8,
+    duration: half,
+  });
+}
 say(`collector, single events (POST /api/event, text/plain), ${connections} connections…`);
 const singleRun = await loadCollector(base, 1, {
   url: `${base}/api/event`,
@@ -297,6 +322,37 @@ collector.kill('SIGTERM');
 hello.kill('SIGTERM');
 ceiling.kill('SIGTERM');
 await new Promise((r) => collector.once('exit', r));
+
+interface SinkRun {
+  eventsPerSecond: number;
+  cpuUsPerEvent: number;
+  sends: number;
+  meanEventsPerSend: number;
+}
+/** The collector's Kafka sink alone, in a process of its own (src/sink-ceiling.ts), on the same topic. */
+async function sinkCeiling(publishers: number, events: number): Promise<SinkRun> {
+  const child = spawn(
+    `${REPO_ROOT}/node_modules/.bin/tsx`,
+    [
+      `${REPO_ROOT}/bench/src/sink-ceiling.ts`,
+      ...['--topic', topic, '--seconds', String(seconds)],
+      ...['--publishers', String(publishers), '--events', String(events)],
+    ],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } },
+  );
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const code = await new Promise((r) => child.once('exit', r));
+  const line = out.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) throw new Error(`sink-ceiling exited with ${code}: ${out}`);
+  return JSON.parse(line) as SinkRun;
+}
+say(`Kafka sink alone, single events, ${connections} publishers…`);
+const sinkSingle = await sinkCeiling(connections, 1);
+say('Kafka sink alone, batches of 500, 8 publishers…');
+const sinkBatch = await sinkCeiling(8, BATCH);
 for (const [name, r] of Object.entries({
   hello: helloRun,
   ceiling: ceilingRun,
@@ -323,6 +379,11 @@ const figures: Figure[] = [
     target: '≥ 15000',
   },
   { name: 'single events: ratio to hello-world', value: round(singleRun.rps / helloRun.rps, 2), unit: '×' },
+  {
+    name: `Kafka sink alone (no HTTP, events already encoded), single events, ${connections} publishers`,
+    value: Math.round(sinkSingle.eventsPerSecond),
+    unit: 'events/s',
+  },
   { name: 'single events p50 latency', value: singleRun.p50, unit: 'ms' },
   { name: 'single events p99 latency', value: singleRun.p99, unit: 'ms' },
   {
@@ -330,6 +391,11 @@ const figures: Figure[] = [
     value: Math.round(batchRun.rps * BATCH),
     unit: 'events/s',
     target: '≥ 100000',
+  },
+  {
+    name: 'Kafka sink alone (no HTTP, events already encoded), batches of 500',
+    value: Math.round(sinkBatch.eventsPerSecond),
+    unit: 'events/s',
   },
   {
     name: 'collector CPU per single event',
@@ -341,6 +407,8 @@ const figures: Figure[] = [
     value: batchRun.cpuUsPerEvent ?? Number.NaN,
     unit: 'µs',
   },
+  { name: 'Kafka sink alone: CPU per single event', value: round(sinkSingle.cpuUsPerEvent, 1), unit: 'µs' },
+  { name: 'Kafka sink alone: CPU per batched event', value: round(sinkBatch.cpuUsPerEvent, 1), unit: 'µs' },
   { name: 'batch p99 latency', value: batchRun.p99, unit: 'ms' },
   { name: 'p50 latency at 10,000 events/s', value: fixedRun.p50, unit: 'ms' },
   { name: 'p99 latency at 10,000 events/s', value: fixedRun.p99, unit: 'ms', target: '< 20' },
@@ -355,5 +423,7 @@ writeResult(values.name, figures, {
   kafka: kafkaStats,
   ackWaitMs,
   runs: { hello: helloRun, ceiling: ceilingRun, single: singleRun, batch: batchRun, fixed: fixedRun },
+  sink: { single: sinkSingle, batch: sinkBatch },
+  warmupSeconds,
 });
 process.exit(0);
