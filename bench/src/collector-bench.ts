@@ -7,8 +7,9 @@
  * HTTP), fed the same way: what the collector could do at most with its Kafka client here.
  * `npx tsx bench/src/collector-bench.ts [--seconds 10] [--connections 200] [--warmup-seconds 10]`.
  * The collector runs as its own process; the load (autocannon) runs in this one. The collector is
- * measured warm: a fresh process needs 10–20 s of load before its CPU per event settles (measured:
- * ~150–200 µs in the first 6 s, ~90–110 µs after 20 s), and a collector runs for days.
+ * measured warm: a fresh process needs 10–20 s of load before its CPU per event settles (ad hoc, 6 s
+ * runs one after another on a fresh collector: ~150–200 µs in the first, ~90–120 µs from the third),
+ * and a collector runs for days. `--warmup-seconds 0` measures it cold.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
