@@ -263,8 +263,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const iso = (x: ResolvedRange) => ({ from: x.from.toISOString(), to: x.to.toISOString() });
     const wantPrevious = q.compare === 'previous';
     const one = (range: ResolvedRange) =>
-      runReport(reportRun, (run, clean) =>
-        report(run, { ...base, from: range.from, to: range.to, ...(clean ? { clean } : {}) }),
+      runReport(
+        reportRun,
+        (run, clean) => report(run, { ...base, from: range.from, to: range.to, ...(clean ? { clean } : {}) }),
+        // The ranged reports read sessions started before `to` and the rollups for visitors first
+        // seen before it (queries naming events_raw are fingerprinted whole, see runReport).
+        range.to,
       );
     const [data, previous] = await Promise.all([
       one(r),

@@ -40,10 +40,18 @@ export interface PartRow {
   mtime?: number | string;
 }
 
+/** The tables partitioned by month (`toYYYYMM` of the session's start / the event's time). */
+const MONTHLY_TABLES: readonly string[] = ['sessions_raw', 'events_raw'];
+
 export interface PartsListing {
   clean: CleanPartitions;
-  /** The fingerprint of some of the data tables: equal strings mean equal data. */
-  fingerprint: (tables: readonly string[]) => string;
+  /**
+   * The fingerprint of some of the data tables: equal strings mean equal data. With `untilMonth`
+   * (`YYYYMM`), the fingerprint of what a report reading only rows before that month's end depends
+   * on: the months up to it of the monthly tables, and none of the per-visitor rollups (see
+   * `readsBefore` in report-cache.ts for why that is enough).
+   */
+  fingerprint: (tables: readonly string[], untilMonth?: string) => string;
   /** The fingerprint of every data table. */
   token: string;
 }
@@ -51,11 +59,11 @@ export interface PartsListing {
 /** The clean parts and fingerprints of a listing of active parts (pure). */
 export function listingOf(rows: readonly PartRow[]): PartsListing {
   const byPartition = new Map<string, PartRow[]>();
-  const byTable = new Map<string, string[]>();
+  const byTable = new Map<string, PartRow[]>();
   for (const r of rows) {
     const key = `${r.table}\u0000${r.partition}`;
     byPartition.set(key, [...(byPartition.get(key) ?? []), r]);
-    byTable.set(r.table, [...(byTable.get(r.table) ?? []), `${r.name}/${r.rows}/${r.bytes}/${r.mtime}`]);
+    byTable.set(r.table, [...(byTable.get(r.table) ?? []), r]);
   }
   const clean: { sessions: string[]; events: string[]; firstSeen?: string } = { sessions: [], events: [] };
   for (const parts of byPartition.values()) {
@@ -71,10 +79,26 @@ export function listingOf(rows: readonly PartRow[]): PartsListing {
   const onlyRollup = rollup[0];
   if (rollup.length === 1 && onlyRollup !== undefined && onlyRollup.level >= 1)
     clean.firstSeen = onlyRollup.name;
-  const fingerprint = (tables: readonly string[]) =>
-    [...new Set(tables)]
+  const fingerprint = (tables: readonly string[], untilMonth?: string) =>
+    // Bounded, a rollup stands for the sessions it is derived from (by materialized views).
+    [
+      ...new Set(
+        untilMonth === undefined
+          ? tables
+          : tables.map((t) => (MONTHLY_TABLES.includes(t) ? t : 'sessions_raw')),
+      ),
+    ]
       .sort()
-      .map((t) => `${t}:${[...(byTable.get(t) ?? [])].sort().join(',')}`)
+      .map((t) => {
+        const parts = (byTable.get(t) ?? []).filter(
+          // Partition ids of the monthly tables are `YYYYMM`: as strings they sort like the months.
+          (r) => untilMonth === undefined || String(r.partition) <= untilMonth,
+        );
+        return `${t}:${parts
+          .map((r) => `${r.name}/${r.rows}/${r.bytes}/${r.mtime}`)
+          .sort()
+          .join(',')}`;
+      })
       .join('\n');
   return { clean, fingerprint, token: fingerprint([...byTable.keys()]) };
 }

@@ -16,9 +16,21 @@
  * A late correction is a new part, so the next request misses and recomputes. Queries naming any
  * table that is not a data table (views, the registry, system tables) are never cached.
  *
+ * Reports over a range say what they read up to (`readsBefore`): then a result is kept under the
+ * fingerprint of only the months of `sessions_raw` up to that instant, so writes to
+ * later months (the live sessionizer writing today, while someone looks at last month or at the
+ * previous period of a comparison) do not invalidate it. Why the per-visitor rollups (migration 006,
+ * not partitioned, written with every session row) can be left out of that fingerprint: they are
+ * derived from `sessions_raw` rows alone, and the reports read them only for the visitors first seen
+ * in their range, which ends before `readsBefore`. A session row starting at or after it can lower a
+ * visitor's first start only to a time at or after it (outside every such range), and adds a tombstone
+ * only for a session outside the range (a visitor's first live session before the range end is the
+ * same with or without it); a row starting before it lands in a month the fingerprint covers.
+ * The check after the report still compares every table: a write racing with the report keeps nothing.
+ *
  * The cache pays off for data that is not being written: past periods, several viewers (or a
  * dashboard's parallel requests) between two flushes of the sessionizer. A range whose months take
- * writes, and every report reading the per-visitor rollups (not partitioned), miss after each flush.
+ * writes misses after each flush.
  */
 import type { RawSql } from '@stint/infra/clickhouse';
 import { DATA_TABLES, type PartsListing } from './partitions.ts';
@@ -126,11 +138,27 @@ export interface ReportRunOptions {
   skipFinal: boolean;
 }
 
-/** Runs one report as described at the top of this file. */
+/**
+ * The last month (`YYYYMM`) that can hold a row from before `instant`: partitions are months of the
+ * server's time zone, at most 14 h ahead of UTC, so one day later in UTC covers every zone.
+ */
+export function lastMonthBefore(instant: Date): string {
+  const d = new Date(instant.getTime() + 86_400_000);
+  return `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+/**
+ * Runs one report as described at the top of this file. `readsBefore`: every session the report
+ * reads started before this instant, and every visitor it looks up in the rollups was first seen
+ * before it. Events are not covered (a session's events may come after its start): a query naming
+ * `events_raw` is fingerprinted over every month.
+ */
 export async function runReport<T>(
   o: ReportRunOptions,
   report: (run: Runner, clean: CleanPartitions | undefined) => Promise<T>,
+  readsBefore?: Date,
 ): Promise<T> {
+  const untilMonth = readsBefore === undefined ? undefined : lastMonthBefore(readsBefore);
   if (o.cache === null && !o.skipFinal) return report(o.direct, undefined);
   const before = await o.list();
   const c = before.clean;
@@ -147,7 +175,7 @@ export async function runReport<T>(
       if (cache) cache.stats.bypassed++;
       return o.direct(query);
     }
-    const fingerprint = before.fingerprint(tables);
+    const fingerprint = before.fingerprint(tables, tables.includes('events_raw') ? undefined : untilMonth);
     const hit = cache?.get(text, fingerprint);
     if (hit) {
       if (cache) cache.stats.hits++;

@@ -2,6 +2,8 @@
  * The report cache against ClickHouse 18.16: a repeated request is answered from the cache, and a late
  * correction (a session tombstoned at a higher version, its page views re-tagged) written after the
  * first answer makes the next answer equal the independent computation of the corrected data.
+ * Sessions written to months after the range (the live sessionizer writing today while someone reads
+ * an older range) leave the cached answers in place, and they stay equal to the truth.
  */
 import { insertRows } from '@stint/infra/clickhouse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +26,6 @@ import { expectClose, type FixtureApi, fixtureApi, lateCorrectionVictim } from '
 const all = buildSessions();
 const stats: CacheStats = { hits: 0, misses: 0, bypassed: 0, raced: 0 };
 let fx: FixtureApi;
-const get = (path: string) => fx.get(path);
 
 beforeAll(async () => {
   fx = await fixtureApi('api_cache', all, { reportCache: { stats } });
@@ -34,7 +35,13 @@ afterAll(async () => {
   await fx?.close();
 });
 
-async function expectTruth(sessions: readonly FxSession[]) {
+const DAY = 86_400_000;
+/** A copy of `s` moved in time, as another session (of another visitor when `visitor` is given). */
+function moved(s: FxSession, byMs: number, id: string, visitor = s.visitor): FxSession {
+  return { ...s, id, visitor, events: s.events.map((e) => ({ ...e, ts: e.ts + byMs })) };
+}
+
+async function expectTruth(sessions: readonly FxSession[], get = (path: string) => fx.get(path)) {
   const sel = select(sessions, SITE_A, FROM, TO);
   expectClose((await get(`summary?${RANGE}`)).data, expectedMetrics(sel, sessions), 'summary');
   const pages = (await get(`breakdown?${RANGE}&by=page&limit=1000`)).data.rows as { key: string }[];
@@ -69,5 +76,47 @@ describe('report cache', () => {
     const misses = stats.misses;
     await expectTruth(corrected);
     expect(stats.misses).toBeGreaterThan(misses);
+  });
+});
+
+describe('report cache while later months are written', () => {
+  // A database of its own: the tests above change theirs.
+  const monthStats: CacheStats = { hits: 0, misses: 0, bypassed: 0, raced: 0 };
+  let own: FixtureApi;
+  beforeAll(async () => {
+    own = await fixtureApi('api_cache_months', all, { reportCache: { stats: monthStats } });
+  });
+  afterAll(async () => {
+    await own?.close();
+  });
+  const truth = (sessions: readonly FxSession[]) => expectTruth(sessions, (path) => own.get(path));
+
+  it('keeps answers over a range while sessions of later months come, and misses on a session before its end', async () => {
+    const inRange = select(all, SITE_A, FROM, TO);
+    const first = inRange[0] as FxSession;
+    // Two months later: another session of a visitor of the range (with a tombstoned version, as
+    // when the sessionizer moves a start), and a new visitor's first session.
+    const later = [moved(first, 60 * DAY, 'later-1'), moved(first, 61 * DAY, 'later-2', 'visitor-of-may')];
+    let sessions = [...all];
+    await truth(sessions);
+    const misses = monthStats.misses;
+    await insertRows(own.db.client, `${own.db.database}.sessions_raw`, [
+      ...later.map((x) => sessionRow(x, 1)),
+      sessionRow(moved(first, 62 * DAY, 'later-3'), 2, 1),
+    ]);
+    sessions = [...sessions, ...later];
+    await truth(sessions);
+    expect(monthStats.misses).toBe(misses);
+    // A month before the range: an earlier session of a visitor first seen in the range, which makes
+    // the visitor returning. That month is covered: the answers are computed again.
+    const newcomer = inRange.find(
+      (x) => !all.some((y) => y.visitor === x.visitor && (y.events[0]?.ts ?? 0) < FROM),
+    );
+    if (!newcomer) throw new Error('the fixture has no visitor first seen in the range');
+    const earlier = moved(newcomer, -31 * DAY, 'earlier-1');
+    await insertRows(own.db.client, `${own.db.database}.sessions_raw`, [sessionRow(earlier, 1)]);
+    sessions = [...sessions, earlier];
+    await truth(sessions);
+    expect(monthStats.misses).toBeGreaterThan(misses);
   });
 });

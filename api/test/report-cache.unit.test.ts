@@ -7,7 +7,7 @@ import { raw } from '@stint/infra/clickhouse';
 import { describe, expect, it } from 'vitest';
 import { listingOf, type PartRow } from '../src/partitions.ts';
 import type { CleanPartitions } from '../src/queries/common.ts';
-import { ReportCache, runReport, tablesOf } from '../src/report-cache.ts';
+import { lastMonthBefore, ReportCache, runReport, tablesOf } from '../src/report-cache.ts';
 import type { Row, Runner } from '../src/reports.ts';
 
 const DB = 'stint_x';
@@ -187,5 +187,84 @@ describe('report cache and clean months', () => {
   it('finds every data table a report query names', () => {
     expect(tablesOf(String(Q2), DB)).toEqual(['events_raw', 'visitor_first_seen']);
     expect(tablesOf('SELECT 1 FROM `stint_x`.sessions_raw_v2', DB)).toBeNull();
+  });
+});
+
+describe('reports over a range ending before a month', () => {
+  const Q3 = raw('SELECT 3 FROM `stint_x`.sessions_raw JOIN `stint_x`.visitor_first_seen USING x');
+  const part = (table: string, partition: string, name: string): PartRow => ({
+    table,
+    partition,
+    name,
+    level: 0,
+  });
+
+  /** A report whose sessions all started before `readsBefore`, over a listing that can be changed. */
+  function bounded(initial: PartRow[]) {
+    let parts = initial;
+    let executed = 0;
+    const o = {
+      database: DB,
+      direct: async (q: ReturnType<typeof raw>) => {
+        executed++;
+        return [{ q: String(q), executed }];
+      },
+      list: async () => listingOf(parts),
+      cache: new ReportCache(),
+      skipFinal: false,
+    };
+    return {
+      add: (p: PartRow) => {
+        parts = [...parts, p];
+      },
+      executed: () => executed,
+      run: (q: ReturnType<typeof raw>, readsBefore?: Date) => runReport(o, (run) => run(q), readsBefore),
+    };
+  }
+  const january = [
+    part('sessions_raw', '202401', '202401_1_1_0'),
+    part('visitor_first_seen', 'tuple()', 'all_1_1_0'),
+  ];
+  const endOfJanuary = new Date('2024-01-31T12:00:00Z');
+
+  it('stays cached while only later months and the rollups are written', async () => {
+    const b = bounded(january);
+    await b.run(Q3, endOfJanuary);
+    b.add(part('sessions_raw', '202403', '202403_2_2_0'));
+    b.add(part('visitor_first_seen', 'tuple()', 'all_3_3_0'));
+    b.add(part('visitor_tombstones', 'tuple()', 'all_4_4_0'));
+    await b.run(Q3, endOfJanuary);
+    expect(b.executed()).toBe(1);
+  });
+
+  it('misses after a write to a month it covers, or to any month without a bound', async () => {
+    const b = bounded(january);
+    await b.run(Q3, endOfJanuary);
+    b.add(part('sessions_raw', '202401', '202401_2_2_0'));
+    await b.run(Q3, endOfJanuary);
+    expect(b.executed()).toBe(2);
+    await b.run(Q3); // unbounded: its own entry, computed now
+    b.add(part('sessions_raw', '202403', '202403_3_3_0'));
+    await b.run(Q3);
+    expect(b.executed()).toBe(4);
+  });
+
+  it('counts the month after the bound as covered near a month end (server time zones run up to 14 h ahead)', async () => {
+    const b = bounded(january);
+    await b.run(Q3, endOfJanuary);
+    b.add(part('sessions_raw', '202402', '202402_2_2_0'));
+    await b.run(Q3, endOfJanuary);
+    expect(b.executed()).toBe(2);
+    expect(lastMonthBefore(new Date('2024-01-30T00:00:00Z'))).toBe('202401');
+    expect(lastMonthBefore(new Date('2024-01-31T10:00:00Z'))).toBe('202402');
+    expect(lastMonthBefore(new Date('2024-12-31T23:00:00Z'))).toBe('202501');
+  });
+
+  it('fingerprints a query reading events over every month, events being later than their sessions', async () => {
+    const b = bounded([...january, part('events_raw', '202401', '202401_1_1_0')]);
+    await b.run(Q2, endOfJanuary);
+    b.add(part('events_raw', '202403', '202403_2_2_0'));
+    await b.run(Q2, endOfJanuary);
+    expect(b.executed()).toBe(2);
   });
 });
