@@ -34,7 +34,7 @@
  */
 import type { RawSql } from '@stint/infra/clickhouse';
 import { DATA_TABLES, type PartsListing } from './partitions.ts';
-import type { CleanPartitions } from './queries/common.ts';
+import { type CleanPartitions, monthId } from './queries/common.ts';
 import type { Row, Runner } from './reports.ts';
 
 export interface ReportCacheOptions {
@@ -143,8 +143,7 @@ export interface ReportRunOptions {
  * server's time zone, at most 14 h ahead of UTC, so one day later in UTC covers every zone.
  */
 export function lastMonthBefore(instant: Date): string {
-  const d = new Date(instant.getTime() + 86_400_000);
-  return `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+  return monthId(instant, 1);
 }
 
 /**

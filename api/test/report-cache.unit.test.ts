@@ -6,7 +6,7 @@
 import { raw } from '@stint/infra/clickhouse';
 import { describe, expect, it } from 'vitest';
 import { listingOf, type PartRow } from '../src/partitions.ts';
-import type { CleanPartitions } from '../src/queries/common.ts';
+import { type CleanPartitions, eventsIn, sessionsIn } from '../src/queries/common.ts';
 import { lastMonthBefore, ReportCache, runReport, tablesOf } from '../src/report-cache.ts';
 import type { Row, Runner } from '../src/reports.ts';
 
@@ -266,5 +266,31 @@ describe('reports over a range ending before a month', () => {
     b.add(part('events_raw', '202403', '202403_2_2_0'));
     await b.run(Q2, endOfJanuary);
     expect(b.executed()).toBe(2);
+  });
+});
+
+describe('clean parts named by a query', () => {
+  const clean = {
+    sessions: ['202401_1_9_2', '202402_10_19_2', '202403_20_29_2', '202405_30_39_2'],
+    events: ['202401_1_9_2', '202405_30_39_2'],
+  };
+  const p = { database: DB, site: 'a.example', clean };
+  const named = (text: string) => [...text.matchAll(/'(\d{6}_[\d_]+)'/g)].map((m) => m[1]);
+
+  it('names only the parts of the months its range can reach, so other months do not change its text', () => {
+    const feb10 = new Date('2024-02-10T00:00:00Z');
+    const mar5 = new Date('2024-03-05T00:00:00Z');
+    // Each list appears twice: IN for the clean parts, NOT IN for the FINAL branch.
+    expect(named(String(sessionsIn(p, feb10, mar5, ['visitor_key'])))).toEqual([
+      ...['202402_10_19_2', '202403_20_29_2'],
+      ...['202402_10_19_2', '202403_20_29_2'],
+    ]);
+    expect(String(sessionsIn(p, null, mar5, ['visitor_key']))).toContain('202401_1_9_2');
+    // Near a month's edge the neighbouring month counts too (the server's time zone may differ).
+    expect(
+      named(String(eventsIn(p, new Date('2024-04-30T20:00:00Z'), new Date('2024-05-01T00:00:00Z'), []))),
+    ).toEqual(['202405_30_39_2', '202405_30_39_2']);
+    // No clean part in reach: everything is read with FINAL.
+    expect(String(eventsIn(p, feb10, mar5, []))).not.toContain('_part');
   });
 });

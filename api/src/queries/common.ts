@@ -82,6 +82,29 @@ export interface CleanPartitions {
  * `columns` are the only columns read (besides the sort key and version FINAL needs): `SELECT *` costs
  * about twice as much on a month of sessions.
  */
+/**
+ * The month (`YYYYMM`, as in the monthly tables' partition ids) of `instant` moved by `days`.
+ * Partitions are months of the server's time zone (UTC−12 to UTC+14): a day either side of a UTC
+ * instant covers every zone.
+ */
+export function monthId(instant: Date, days = 0): string {
+  const d = new Date(instant.getTime() + days * 86_400_000);
+  return `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+/**
+ * The parts among `parts` (names `<YYYYMM>_…`) whose month may hold rows in `[from, to)`: a query
+ * names only those, so its text (and its cache entry) does not change when other months are written.
+ */
+function partsIn(parts: readonly string[], from: Date | null, to: Date): string[] {
+  const lo = from === null ? '' : monthId(from, -1);
+  const hi = monthId(to, 1);
+  return parts.filter((name) => {
+    const month = name.slice(0, name.indexOf('_'));
+    return month >= lo && month <= hi;
+  });
+}
+
 export function sessionsIn(
   p: Pick<ReportParams, 'database' | 'site' | 'clean'>,
   from: Date | null,
@@ -92,7 +115,7 @@ export function sessionsIn(
   const cols = raw(unique(['site_id', 'started_at', ...columns]).join(', '));
   const where = sql`site_id = ${p.site}${lower} AND started_at < ${dateTime(to)}`;
   const table = sql`${ident(p.database)}.sessions_raw`;
-  const parts = p.clean?.sessions ?? [];
+  const parts = partsIn(p.clean?.sessions ?? [], from, to);
   if (parts.length === 0) {
     return sql`(SELECT ${cols} FROM (SELECT ${cols}, deleted FROM ${table} FINAL
     WHERE ${where}) WHERE deleted = 0)`;
@@ -117,7 +140,7 @@ export function eventsIn(
   const cols = raw(unique(['site_id', 'ts', ...columns]).join(', '));
   const where = sql`site_id = ${p.site} AND ts >= ${dateTime(from)} AND ts < ${dateTime(to)}`;
   const table = sql`${ident(p.database)}.events_raw`;
-  const parts = p.clean?.events ?? [];
+  const parts = partsIn(p.clean?.events ?? [], from, to);
   if (parts.length === 0) return sql`(SELECT ${cols} FROM ${table} FINAL WHERE ${where})`;
   const list = join(
     parts.map((m) => sql`${m}`),
