@@ -40,6 +40,27 @@ export interface PartRow {
   mtime?: number | string;
 }
 
+/**
+ * A month of `sessions_raw` (or the first-seen rollup) whose largest part came out of a merge and
+ * whose other parts hold at most 1/AMENDED_MAX_SHARE of its rows is read as "amended" (see
+ * `sessionsIn`, `firstEverSql`): the merged part as it is, except for the ids the newer parts hold.
+ */
+const AMENDED_MAX_SHARE = 10;
+
+/**
+ * The parts of one partition as a merged part and the newer parts written since (see
+ * AMENDED_MAX_SHARE), or null when they are not that.
+ */
+function amendedSplit(parts: readonly PartRow[]): { merged: string; newer: string[] } | null {
+  const rowsOf = (r: PartRow) => Number(r.rows ?? 0);
+  const largest = parts.reduce((a, b) => (rowsOf(b) > rowsOf(a) ? b : a));
+  const others = parts.filter((r) => r !== largest);
+  const otherRows = others.reduce((sum, r) => sum + rowsOf(r), 0);
+  if (others.length === 0 || largest.level < 1 || rowsOf(largest) === 0) return null;
+  if (otherRows * AMENDED_MAX_SHARE > rowsOf(largest)) return null;
+  return { merged: largest.name, newer: others.map((r) => r.name) };
+}
+
 /** The tables partitioned by month (`toYYYYMM` of the session's start / the event's time). */
 const MONTHLY_TABLES: readonly string[] = ['sessions_raw', 'events_raw'];
 
@@ -65,20 +86,43 @@ export function listingOf(rows: readonly PartRow[]): PartsListing {
     byPartition.set(key, [...(byPartition.get(key) ?? []), r]);
     byTable.set(r.table, [...(byTable.get(r.table) ?? []), r]);
   }
-  const clean: { sessions: string[]; events: string[]; firstSeen?: string } = { sessions: [], events: [] };
+  const clean: {
+    sessions: string[];
+    events: string[];
+    sessionsAmended?: { merged: string[]; newer: string[] };
+    firstSeen?: string;
+    firstSeenAmended?: { merged: string; newer: string[] };
+  } = { sessions: [], events: [] };
+  const amended = { merged: [] as string[], newer: [] as string[] };
   for (const parts of byPartition.values()) {
     const only = parts[0];
-    if (parts.length !== 1 || only === undefined || only.level < 1) continue;
-    if (only.table === 'sessions_raw') clean.sessions.push(only.name);
-    if (only.table === 'events_raw') clean.events.push(only.name);
+    if (only === undefined) continue;
+    if (parts.length === 1 && only.level >= 1) {
+      if (only.table === 'sessions_raw') clean.sessions.push(only.name);
+      if (only.table === 'events_raw') clean.events.push(only.name);
+      continue;
+    }
+    if (only.table !== 'sessions_raw') continue;
+    // A merged month that took a few writes since its merge (the live sessionizer's month).
+    const split = amendedSplit(parts);
+    if (split) {
+      amended.merged.push(split.merged);
+      amended.newer.push(...split.newer);
+    }
   }
   clean.sessions.sort();
   clean.events.sort();
-  // The rollup is not partitioned: clean when the whole table is one merged part.
+  if (amended.merged.length > 0) {
+    clean.sessionsAmended = { merged: amended.merged.sort(), newer: amended.newer.sort() };
+  }
+  // The rollup is not partitioned: clean when the whole table is one merged part, amended when it is
+  // a merged part and a few newer ones.
   const rollup = rows.filter((r) => r.table === 'visitor_first_seen');
   const onlyRollup = rollup[0];
   if (rollup.length === 1 && onlyRollup !== undefined && onlyRollup.level >= 1)
     clean.firstSeen = onlyRollup.name;
+  const rollupSplit = rollup.length > 1 ? amendedSplit(rollup) : null;
+  if (rollupSplit) clean.firstSeenAmended = { merged: rollupSplit.merged, newer: rollupSplit.newer.sort() };
   const fingerprint = (tables: readonly string[], untilMonth?: string) =>
     // Bounded, a rollup stands for the sessions it is derived from (by materialized views).
     [

@@ -159,42 +159,58 @@ export async function runReport<T>(
 ): Promise<T> {
   const untilMonth = readsBefore === undefined ? undefined : lastMonthBefore(readsBefore);
   if (o.cache === null && !o.skipFinal) return report(o.direct, undefined);
-  const before = await o.list();
-  const c = before.clean;
-  const clean =
-    o.skipFinal && (c.sessions.length + c.events.length > 0 || c.firstSeen !== undefined) ? c : undefined;
   const cache = o.cache;
-  const fresh: { text: string; fingerprint: string; rows: Row[] }[] = [];
-  let executed = false;
-  const run: Runner = async (query: RawSql) => {
-    const text = String(query);
-    const tables = tablesOf(text, o.database);
-    if (tables === null) {
+  let before = await o.list();
+  // A report that skipped FINAL and raced with a write or a merge runs again on the new listing (merges
+  // of the small parts a flush leaves come soon after it), then with FINAL everywhere.
+  for (let attempt = 1; ; attempt++) {
+    const listing = before;
+    const c = listing.clean;
+    const clean =
+      o.skipFinal &&
+      (c.sessions.length + c.events.length > 0 ||
+        c.firstSeen !== undefined ||
+        c.sessionsAmended !== undefined ||
+        c.firstSeenAmended !== undefined)
+        ? c
+        : undefined;
+    const fresh: { text: string; fingerprint: string; rows: Row[] }[] = [];
+    let executed = false;
+    const run: Runner = async (query: RawSql) => {
+      const text = String(query);
+      const tables = tablesOf(text, o.database);
+      if (tables === null) {
+        executed = true;
+        if (cache) cache.stats.bypassed++;
+        return o.direct(query);
+      }
+      const fingerprint = listing.fingerprint(tables, tables.includes('events_raw') ? undefined : untilMonth);
+      const hit = cache?.get(text, fingerprint);
+      if (hit) {
+        if (cache) cache.stats.hits++;
+        return hit;
+      }
+      if (cache) cache.stats.misses++;
       executed = true;
-      if (cache) cache.stats.bypassed++;
-      return o.direct(query);
+      const rows = await o.direct(query);
+      fresh.push({ text, fingerprint, rows });
+      return rows;
+    };
+    const result = await report(run, clean);
+    // Answers from the cache alone are right for the listing; FINAL-only answers without anything
+    // to keep are right for some moment while the report ran (as without any of this).
+    if (!executed || (clean === undefined && fresh.length === 0)) return result;
+    const after = await o.list();
+    if (after.token === listing.token) {
+      for (const f of fresh) cache?.set(f.text, f.fingerprint, f.rows);
+      return result;
     }
-    const fingerprint = before.fingerprint(tables, tables.includes('events_raw') ? undefined : untilMonth);
-    const hit = cache?.get(text, fingerprint);
-    if (hit) {
-      if (cache) cache.stats.hits++;
-      return hit;
-    }
-    if (cache) cache.stats.misses++;
-    executed = true;
-    const rows = await o.direct(query);
-    fresh.push({ text, fingerprint, rows });
-    return rows;
-  };
-  const result = await report(run, clean);
-  // Answers from the cache alone are right for the first listing; FINAL-only answers without anything
-  // to keep are right for some moment while the report ran (as without any of this).
-  if (!executed || (clean === undefined && fresh.length === 0)) return result;
-  const after = await o.list();
-  if (after.token === before.token) {
-    for (const f of fresh) cache?.set(f.text, f.fingerprint, f.rows);
-    return result;
+    if (cache) cache.stats.raced++;
+    if (clean === undefined) return result;
+    if (attempt >= RACED_ATTEMPTS) return report(o.direct, undefined);
+    before = after;
   }
-  if (cache) cache.stats.raced++;
-  return clean === undefined ? result : report(o.direct, undefined);
 }
+
+/** Runs of a report that skipped FINAL before it runs with FINAL everywhere, when the parts change. */
+const RACED_ATTEMPTS = 2;

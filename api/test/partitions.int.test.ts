@@ -1,7 +1,8 @@
 /**
  * FINAL skipped in merged months, against ClickHouse 18.16: after OPTIMIZE every month of the fixture
  * is one merged part and every report read without FINAL still equals the independent computation; a
- * late correction makes its month a FINAL month again, and the reports follow it.
+ * late correction amends its month (the merged part read without FINAL but for the rewritten ids),
+ * more writes make it a FINAL month again, and the reports follow both.
  */
 import { insertRows } from '@stint/infra/clickhouse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,11 +76,29 @@ describe('reports without FINAL in merged months', () => {
     await expectTruth(all);
   });
 
-  it('a late correction makes its month a FINAL month again, and the reports show it', async () => {
+  it('a late correction and a rewrite amend their month (read without FINAL but for the ids they rewrote), and the reports show them', async () => {
     const victim = lateCorrectionVictim(all);
     await insertRows(fx.db.client, `${fx.db.database}.sessions_raw`, [sessionRow(victim, 9, 1)]);
+    // An open session rewritten with the same content, the same version landing in two parts.
+    const rewritten = select(all, SITE_A, FROM, TO).find((s) => s !== victim) as FxSession;
+    for (let i = 0; i < 2; i++)
+      await insertRows(fx.db.client, `${fx.db.database}.sessions_raw`, [sessionRow(rewritten, 9)]);
     const l = await listParts(fx.db.client, fx.db.database);
     expect(l.clean.sessions.some((n) => n.startsWith('202403_'))).toBe(false);
+    expect(l.clean.sessionsAmended?.merged.some((n) => n.startsWith('202403_'))).toBe(true);
+    await expectTruth(all.filter((s) => s !== victim));
+  });
+
+  it('a month with too much written since its merge is read with FINAL, and the reports stay right', async () => {
+    const victim = lateCorrectionVictim(all);
+    const inMarch = select(all, SITE_A, FROM, TO).filter((s) => s !== victim);
+    await insertRows(
+      fx.db.client,
+      `${fx.db.database}.sessions_raw`,
+      inMarch.map((s) => sessionRow(s, 10)),
+    );
+    const l = await listParts(fx.db.client, fx.db.database);
+    expect(l.clean.sessionsAmended?.merged.some((n) => n.startsWith('202403_')) ?? false).toBe(false);
     await expectTruth(all.filter((s) => s !== victim));
   });
 });

@@ -22,6 +22,29 @@ describe('clean partitions', () => {
     expect(l.clean).toEqual({ sessions: ['202401_1_9_2'], events: ['202401_3_8_1'] });
   });
 
+  it('a merged month with a few newer parts is amended: its merged part is read without FINAL but for the ids they rewrote', () => {
+    const rows = (r: ReturnType<typeof part>, n: number) => ({ ...r, rows: n });
+    const l = listingOf([
+      rows(part('sessions_raw', '202401', '202401_1_9_2', 2), 1000),
+      rows(part('sessions_raw', '202401', '202401_10_10_0', 0), 60),
+      rows(part('sessions_raw', '202401', '202401_11_11_0', 0), 40),
+      // Too much written since the merge: FINAL.
+      rows(part('sessions_raw', '202402', '202402_12_20_1', 1), 1000),
+      rows(part('sessions_raw', '202402', '202402_21_21_0', 0), 101),
+      // The largest part is not a merge: FINAL.
+      rows(part('sessions_raw', '202403', '202403_22_22_0', 0), 1000),
+      rows(part('sessions_raw', '202403', '202403_23_23_0', 0), 1),
+      // Events are never amended.
+      rows(part('events_raw', '202401', '202401_1_9_2', 2), 1000),
+      rows(part('events_raw', '202401', '202401_10_10_0', 0), 1),
+    ]);
+    expect(l.clean).toEqual({
+      sessions: [],
+      events: [],
+      sessionsAmended: { merged: ['202401_1_9_2'], newer: ['202401_10_10_0', '202401_11_11_0'] },
+    });
+  });
+
   it('the first-seen rollup is read ungrouped only when the whole table is one merged part', () => {
     const rollup = (name: string, level: number) => part('visitor_first_seen', 'tuple()', name, level);
     expect(listingOf([rollup('all_1_5_1', 1)]).clean.firstSeen).toBe('all_1_5_1');

@@ -132,6 +132,51 @@ describe('report cache and clean months', () => {
     expect(cleans).toEqual([{ sessions: [], events: [], firstSeen: 'all_1_4_1' }, undefined]);
   });
 
+  it('runs a report that raced with a merge again on the new listing, and with FINAL only when it races twice', async () => {
+    for (const merges of [1, 2]) {
+      let parts: PartRow[] = [{ table: 'sessions_raw', partition: '202401', name: '202401_1_1_1', level: 1 }];
+      let left = merges;
+      const cleans: (CleanPartitions | undefined)[] = [];
+      const o = {
+        database: DB,
+        direct: async (q: ReturnType<typeof raw>) => {
+          if (left > 0) {
+            left--; // a merge while the query runs: the month is one merged part again, under a new name
+            const level = parts[0]?.level ?? 1;
+            parts = [
+              {
+                table: 'sessions_raw',
+                partition: '202401',
+                name: `202401_1_1_${level + 1}`,
+                level: level + 1,
+              },
+            ];
+          }
+          return [{ q: String(q) }];
+        },
+        list: async () => listingOf(parts),
+        cache: new ReportCache(),
+        skipFinal: true,
+      };
+      await runReport(o, async (run, clean) => {
+        cleans.push(clean);
+        return run(Q1);
+      });
+      expect(cleans).toEqual(
+        merges === 1
+          ? [
+              { sessions: ['202401_1_1_1'], events: [] },
+              { sessions: ['202401_1_1_2'], events: [] },
+            ]
+          : [
+              { sessions: ['202401_1_1_1'], events: [] },
+              { sessions: ['202401_1_1_2'], events: [] },
+              undefined,
+            ],
+      );
+    }
+  });
+
   it('keeps a result that skipped FINAL when nothing changed', async () => {
     const h = harness({ merged: true, cache: false });
     const r = await h.report([Q1]);

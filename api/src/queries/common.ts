@@ -66,10 +66,21 @@ export interface CleanPartitions {
   sessions: readonly string[];
   events: readonly string[];
   /**
+   * Months of `sessions_raw` that are one merged part (`merged`, one per month) plus a few newer
+   * parts (`newer`: rewrites of open sessions since the merge, possibly several versions each). The
+   * merged part's rows of ids that no newer part holds are their ids' latest versions.
+   */
+  sessionsAmended?: { merged: readonly string[]; newer: readonly string[] };
+  /**
    * The one active part of `visitor_first_seen`, when the rollup is a single merged part (one row per
    * site and visitor, so it is read without grouping, see first-seen.ts). Absent: grouped.
    */
   firstSeen?: string;
+  /**
+   * The rollup as one merged part and a few newer parts (rows of visitors with sessions written since
+   * the merge): the merged part is read ungrouped for the visitors no newer part holds.
+   */
+  firstSeenAmended?: { merged: string; newer: readonly string[] };
 }
 
 /**
@@ -116,19 +127,43 @@ export function sessionsIn(
   const where = sql`site_id = ${p.site}${lower} AND started_at < ${dateTime(to)}`;
   const table = sql`${ident(p.database)}.sessions_raw`;
   const parts = partsIn(p.clean?.sessions ?? [], from, to);
-  if (parts.length === 0) {
+  const amended = p.clean?.sessionsAmended;
+  const newer = partsIn(amended?.newer ?? [], from, to);
+  const merged = newer.length === 0 ? [] : partsIn(amended?.merged ?? [], from, to);
+  const names = (xs: readonly string[]) =>
+    join(
+      xs.map((m) => sql`${m}`),
+      ', ',
+    );
+  if (parts.length + merged.length === 0) {
     return sql`(SELECT ${cols} FROM (SELECT ${cols}, deleted FROM ${table} FINAL
     WHERE ${where}) WHERE deleted = 0)`;
   }
-  // Clean parts read as they are (in parallel), all others through FINAL.
-  const list = join(
-    parts.map((m) => sql`${m}`),
-    ', ',
-  );
-  return sql`(SELECT ${cols} FROM ${table} WHERE _part IN (${list}) AND ${where} AND deleted = 0
-  UNION ALL
-  SELECT ${cols} FROM (SELECT ${cols}, deleted FROM ${table} FINAL
-    WHERE _part NOT IN (${list}) AND ${where}) WHERE deleted = 0)`;
+  const branches: RawSql[] = [];
+  // Clean parts read as they are (in parallel).
+  if (parts.length > 0) {
+    branches.push(
+      sql`SELECT ${cols} FROM ${table} WHERE _part IN (${names(parts)}) AND ${where} AND deleted = 0`,
+    );
+  }
+  if (merged.length > 0) {
+    // Amended months: the merged part as it is for the ids no newer part rewrote; for the rewritten
+    // ids, the row of the highest version among the merged and the newer parts (what FINAL keeps: rows
+    // of equal version are equal, see migration 002), without FINAL's one-thread merge of the month.
+    const rewritten = sql`SELECT session_id FROM ${table} WHERE _part IN (${names(newer)}) AND ${where}`;
+    const colNames = unique(['site_id', 'started_at', ...columns]);
+    const latest = raw(colNames.map((c) => `argMax(${c}, version) AS ${c}__latest`).join(', '));
+    const renamed = raw(colNames.map((c) => `${c}__latest AS ${c}`).join(', '));
+    branches.push(sql`SELECT ${cols} FROM ${table} WHERE _part IN (${names(merged)}) AND ${where} AND deleted = 0
+    AND session_id NOT IN (${rewritten})`);
+    branches.push(sql`SELECT ${renamed} FROM (SELECT ${latest}, argMax(deleted, version) AS deleted__latest
+    FROM ${table} WHERE _part IN (${names([...merged, ...newer])}) AND ${where} AND session_id IN (${rewritten})
+    GROUP BY session_id) WHERE deleted__latest = 0`);
+  }
+  // All other parts through FINAL.
+  branches.push(sql`SELECT ${cols} FROM (SELECT ${cols}, deleted FROM ${table} FINAL
+    WHERE _part NOT IN (${names([...parts, ...merged, ...newer])}) AND ${where}) WHERE deleted = 0`);
+  return sql`(${join(branches, '\n  UNION ALL\n  ')})`;
 }
 
 export function eventsIn(

@@ -36,17 +36,32 @@ export function firstEverSql(
   const upper = dateTime(to);
   const tombstoned = sql`SELECT visitor_id FROM ${db}.visitor_tombstones WHERE site_id = ${p.site}`;
   const merged = p.clean?.firstSeen;
-  const rollup =
-    merged === undefined
-      ? sql`SELECT cityHash64(visitor_id) AS visitor_key, min(finalizeAggregation(first_seen)) AS first_ever
+  const amended = p.clean?.firstSeenAmended;
+  const grouped = (
+    where: RawSql,
+  ) => sql`SELECT cityHash64(visitor_id) AS visitor_key, min(finalizeAggregation(first_seen)) AS first_ever
     FROM ${db}.visitor_first_seen
-    WHERE site_id = ${p.site} AND visitor_id NOT IN (${tombstoned})
+    WHERE ${where} AND site_id = ${p.site} AND visitor_id NOT IN (${tombstoned})
     GROUP BY visitor_key
-    HAVING first_ever >= ${lower} AND first_ever < ${upper}`
-      : sql`SELECT cityHash64(visitor_id) AS visitor_key, finalizeAggregation(first_seen) AS first_ever
+    HAVING first_ever >= ${lower} AND first_ever < ${upper}`;
+  const ungrouped = (
+    where: RawSql,
+  ) => sql`SELECT cityHash64(visitor_id) AS visitor_key, finalizeAggregation(first_seen) AS first_ever
     FROM ${db}.visitor_first_seen
-    WHERE _part = ${merged} AND site_id = ${p.site} AND first_ever >= ${lower} AND first_ever < ${upper}
+    WHERE ${where} AND site_id = ${p.site} AND first_ever >= ${lower} AND first_ever < ${upper}
       AND visitor_id NOT IN (${tombstoned})`;
+  let rollup: RawSql;
+  if (merged !== undefined) rollup = ungrouped(sql`_part = ${merged}`);
+  else if (amended !== undefined && amended.newer.length > 0) {
+    // The merged part ungrouped for the visitors no other part holds; those grouped over all parts.
+    // The other parts are named by not being the merged one, so the text stays the same while the
+    // sessionizer writes, and it is right whatever parts come or go meanwhile: if the merged part is
+    // merged away, every visitor is read grouped.
+    const touched = sql`SELECT visitor_id FROM ${db}.visitor_first_seen WHERE _part != ${amended.merged} AND site_id = ${p.site}`;
+    rollup = sql`${ungrouped(sql`_part = ${amended.merged} AND visitor_id NOT IN (${touched})`)}
+    UNION ALL
+    ${grouped(sql`visitor_id IN (${touched})`)}`;
+  } else rollup = grouped(sql`1`);
   return sql`(
     ${rollup}
     UNION ALL
