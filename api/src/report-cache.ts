@@ -8,10 +8,11 @@
  *    whose SQL text was answered before under the same fingerprint of the tables it names is answered
  *    from the cache (the SQL is deterministic: literal bounds, no now(), exact aggregates, total orders
  *    before every LIMIT);
- * 3. when any query ran, list the parts again: if nothing changed, every read saw the listed parts, so
- *    the clean months were clean and the new results belong to those fingerprints: keep them. If
- *    something changed (a late correction, a merge), keep nothing, and when clean months were used,
- *    run the report again with FINAL everywhere (right whatever happens meanwhile).
+ * 3. when any query ran, list the parts again: if nothing changed in the tables the report read, every
+ *    read saw the listed parts, so the clean months were clean and the new results belong to those
+ *    fingerprints: keep them. If something changed (a late correction, a merge), keep nothing, and
+ *    when clean months were used, run the report again on the new listing, and if that races too,
+ *    with FINAL everywhere (right whatever happens meanwhile).
  *
  * A late correction is a new part, so the next request misses and recomputes. Queries naming any
  * table that is not a data table (views, the registry, system tables) are never cached.
@@ -176,14 +177,18 @@ export async function runReport<T>(
         : undefined;
     const fresh: { text: string; fingerprint: string; rows: Row[] }[] = [];
     let executed = false;
+    /** The data tables the report's queries read; null once one read anything else. */
+    let read: Set<string> | null = new Set<string>();
     const run: Runner = async (query: RawSql) => {
       const text = String(query);
       const tables = tablesOf(text, o.database);
       if (tables === null) {
+        read = null;
         executed = true;
         if (cache) cache.stats.bypassed++;
         return o.direct(query);
       }
+      for (const t of tables) read?.add(t);
       const fingerprint = listing.fingerprint(tables, tables.includes('events_raw') ? undefined : untilMonth);
       const hit = cache?.get(text, fingerprint);
       if (hit) {
@@ -201,7 +206,12 @@ export async function runReport<T>(
     // to keep are right for some moment while the report ran (as without any of this).
     if (!executed || (clean === undefined && fresh.length === 0)) return result;
     const after = await o.list();
-    if (after.token === listing.token) {
+    // Only the tables it read matter to a report (a merge of the events does not touch a summary).
+    const same =
+      read === null
+        ? after.token === listing.token
+        : after.fingerprint([...read]) === listing.fingerprint([...read]);
+    if (same) {
       for (const f of fresh) cache?.set(f.text, f.fingerprint, f.rows);
       return result;
     }

@@ -177,6 +177,17 @@ describe('report cache and clean months', () => {
     }
   });
 
+  it('keeps a result when only a table it did not read changed while it ran', async () => {
+    const h = harness();
+    h.state.during = () => {
+      h.state.during = undefined;
+      h.write(); // a new sessions_raw part; Q3 reads only the rollup tables
+    };
+    const q3 = raw('SELECT 3 FROM `stint_x`.visitor_sessions');
+    await h.report([q3]);
+    expect([h.cache?.size, h.cache?.stats.raced]).toEqual([1, 0]);
+  });
+
   it('keeps a result that skipped FINAL when nothing changed', async () => {
     const h = harness({ merged: true, cache: false });
     const r = await h.report([Q1]);
