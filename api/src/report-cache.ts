@@ -27,7 +27,8 @@
  * visitor's first start only to a time at or after it (outside every such range), and adds a tombstone
  * only for a session outside the range (a visitor's first live session before the range end is the
  * same with or without it); a row starting before it lands in a month the fingerprint covers.
- * The check after the report still compares every table: a write racing with the report keeps nothing.
+ * The check after the report still compares every month of the tables it read, rollups included: a
+ * write racing with the report keeps nothing.
  *
  * The cache pays off for data that is not being written: past periods, several viewers (or a
  * dashboard's parallel requests) between two flushes of the sessionizer. A range whose months take

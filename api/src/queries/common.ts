@@ -84,16 +84,6 @@ export interface CleanPartitions {
 }
 
 /**
- * The rows of the analyst views `sessions` / `events` for one site in a time window, read from the raw
- * tables the way the views define them (latest version via FINAL, then no tombstones) but with the site
- * and time bounds inside the FINAL query. ClickHouse 18.16 does not push predicates into a view's inner
- * query, so reading the view itself merges every site's whole history: 1.5 s instead of 40 ms for a
- * month of one site among 4 M sessions. Safe because site and start time (the sort key and partition)
- * never change for a session id, nor `ts` for an event (see the migrations).
- * `columns` are the only columns read (besides the sort key and version FINAL needs): `SELECT *` costs
- * about twice as much on a month of sessions.
- */
-/**
  * The month (`YYYYMM`, as in the monthly tables' partition ids) of `instant` moved by `days`.
  * Partitions are months of the server's time zone (UTC−12 to UTC+14): a day either side of a UTC
  * instant covers every zone.
@@ -116,6 +106,16 @@ function partsIn(parts: readonly string[], from: Date | null, to: Date): string[
   });
 }
 
+/**
+ * The rows of the analyst views `sessions` / `events` for one site in a time window, read from the raw
+ * tables the way the views define them (latest version via FINAL, then no tombstones) but with the site
+ * and time bounds inside the FINAL query. ClickHouse 18.16 does not push predicates into a view's inner
+ * query, so reading the view itself merges every site's whole history: 1.5 s instead of 40 ms for a
+ * month of one site among 4 M sessions. Safe because site and start time (the sort key and partition)
+ * never change for a session id, nor `ts` for an event (see the migrations).
+ * `columns` are the only columns read (besides the sort key and version FINAL needs): `SELECT *` costs
+ * about twice as much on a month of sessions.
+ */
 export function sessionsIn(
   p: Pick<ReportParams, 'database' | 'site' | 'clean'>,
   from: Date | null,
