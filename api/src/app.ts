@@ -135,7 +135,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const reportRun = {
     database,
     direct,
-    list: () => listParts(client, database),
+    list: () => listParts(client, database, deps.reportCache?.settleSeconds),
     cache: deps.reportCache === null ? null : new ReportCache(deps.reportCache),
     skipFinal: deps.skipFinalWhereMerged !== false,
   };

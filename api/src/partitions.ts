@@ -70,15 +70,28 @@ export interface PartsListing {
    * The fingerprint of some of the data tables: equal strings mean equal data. With `untilMonth`
    * (`YYYYMM`), the fingerprint of what a report reading only rows before that month's end depends
    * on: the months up to it of the monthly tables, and none of the per-visitor rollups (see
-   * `readsBefore` in report-cache.ts for why that is enough).
+   * `readsBefore` in report-cache.ts for why that is enough), once those months have settled (see
+   * SETTLE_S); before, the whole fingerprint.
    */
   fingerprint: (tables: readonly string[], untilMonth?: string) => string;
   /** The fingerprint of every data table. */
   token: string;
 }
 
-/** The clean parts and fingerprints of a listing of active parts (pure). */
-export function listingOf(rows: readonly PartRow[]): PartsListing {
+/**
+ * Seconds after the newest part of a month of `sessions_raw` was written (or merged) before bounded
+ * fingerprints rely on that month: an insert commits its `sessions_raw` part before the materialized
+ * views write the rollups' rows, so for a moment the rollups lag behind the sessions. A result
+ * computed in that moment is right only under a key that also covers the rollups' parts. A minute is
+ * far more than a flush's materialized views take.
+ */
+export const SETTLE_S = 60;
+
+/**
+ * The clean parts and fingerprints of a listing of active parts (pure). `serverNow`: the server's
+ * clock at the listing (unix seconds), without which fingerprints are never bounded.
+ */
+export function listingOf(rows: readonly PartRow[], serverNow?: number, settleS = SETTLE_S): PartsListing {
   const byPartition = new Map<string, PartRow[]>();
   const byTable = new Map<string, PartRow[]>();
   for (const r of rows) {
@@ -123,9 +136,19 @@ export function listingOf(rows: readonly PartRow[]): PartsListing {
     clean.firstSeen = onlyRollup.name;
   const rollupSplit = rollup.length > 1 ? amendedSplit(rollup) : null;
   if (rollupSplit) clean.firstSeenAmended = { merged: rollupSplit.merged, newer: rollupSplit.newer.sort() };
-  const fingerprint = (tables: readonly string[], untilMonth?: string) =>
+  /** Whether the months of `sessions_raw` up to `untilMonth` took no write or merge in `settleS`. */
+  const settled = (untilMonth: string) =>
+    serverNow !== undefined &&
+    (byTable.get('sessions_raw') ?? []).every(
+      (r) =>
+        String(r.partition) > untilMonth ||
+        Number(r.mtime ?? Number.POSITIVE_INFINITY) <= serverNow - settleS,
+    );
+  const fingerprint = (tables: readonly string[], bound?: string): string => {
+    // Unsettled months may have rollups lagging behind them: the whole fingerprint, rollups included.
+    const untilMonth = bound !== undefined && settled(bound) ? bound : undefined;
     // Bounded, a rollup stands for the sessions it is derived from (by materialized views).
-    [
+    return [
       ...new Set(
         untilMonth === undefined
           ? tables
@@ -144,15 +167,26 @@ export function listingOf(rows: readonly PartRow[]): PartsListing {
           .join(',')}`;
       })
       .join('\n');
+  };
   return { clean, fingerprint, token: fingerprint([...byTable.keys()]) };
 }
 
-export async function listParts(client: ClickHouseClient, database: string): Promise<PartsListing> {
+export async function listParts(
+  client: ClickHouseClient,
+  database: string,
+  settleS = SETTLE_S,
+): Promise<PartsListing> {
   const rows = await queryRows<PartRow & { level: number | string }>(
     client,
-    sql`SELECT table, partition, name, level, rows, bytes_on_disk AS bytes, toUInt32(modification_time) AS mtime
+    sql`SELECT table, partition, name, level, rows, bytes_on_disk AS bytes, toUInt32(modification_time) AS mtime,
+  toUInt32(now()) AS now
 FROM system.parts
 WHERE database = ${database} AND has(${[...DATA_TABLES]}, table) AND active`,
   );
-  return listingOf(rows.map((r) => ({ ...r, level: Number(r.level) })));
+  const now = rows[0] === undefined ? undefined : Number((rows[0] as { now?: number | string }).now);
+  return listingOf(
+    rows.map((r) => ({ ...r, level: Number(r.level) })),
+    now,
+    settleS,
+  );
 }

@@ -27,6 +27,10 @@
  * visitor's first start only to a time at or after it (outside every such range), and adds a tombstone
  * only for a session outside the range (a visitor's first live session before the range end is the
  * same with or without it); a row starting before it lands in a month the fingerprint covers.
+ * Two limits of that argument: an insert commits its `sessions_raw` part before the views write the
+ * rollups, so a month that took a write (or a merge) in the last SETTLE_S seconds keeps the whole
+ * fingerprint, rollups included (src/partitions.ts); and a rollup rebuilt or backfilled by hand while
+ * the api runs is not seen by bounded fingerprints: restart the api after such a rebuild.
  * The check after the report still compares every month of the tables it read, rollups included: a
  * write racing with the report keeps nothing.
  *
@@ -48,6 +52,8 @@ export interface ReportCacheOptions {
   maxTotalRows?: number;
   /** Counters to update (default: a fresh object). */
   stats?: CacheStats;
+  /** See SETTLE_S in src/partitions.ts (tests use 0). */
+  settleSeconds?: number;
 }
 
 export interface CacheStats {

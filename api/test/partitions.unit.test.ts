@@ -58,7 +58,7 @@ describe('clean partitions', () => {
     const a = [part('sessions_raw', '202401', '202401_1_9_2', 2), ev];
     const b = [...a, part('sessions_raw', '202401', '202401_10_10_0', 0)];
     const c = [part('sessions_raw', '202401', '202401_1_10_3', 3), ev];
-    const all = [a, b, c].map(listingOf);
+    const all = [a, b, c].map((rows) => listingOf(rows));
     expect(new Set(all.map((l) => l.token)).size).toBe(3);
     expect(new Set(all.map((l) => l.fingerprint(['sessions_raw']))).size).toBe(3);
     expect(new Set(all.map((l) => l.fingerprint(['events_raw']))).size).toBe(1);

@@ -84,7 +84,8 @@ describe('report cache while later months are written', () => {
   const monthStats: CacheStats = { hits: 0, misses: 0, bypassed: 0, raced: 0 };
   let own: FixtureApi;
   beforeAll(async () => {
-    own = await fixtureApi('api_cache_months', all, { reportCache: { stats: monthStats } });
+    // settleSeconds 0: the fixture was inserted just now (the minute's wait is tested in the unit tests).
+    own = await fixtureApi('api_cache_months', all, { reportCache: { stats: monthStats, settleSeconds: 0 } });
   });
   afterAll(async () => {
     await own?.close();

@@ -55,8 +55,9 @@ export function firstEverSql(
   else if (amended !== undefined && amended.newer.length > 0) {
     // The merged part ungrouped for the visitors no other part holds; those grouped over all parts.
     // The other parts are named by not being the merged one, so the text stays the same while the
-    // sessionizer writes, and it is right whatever parts come or go meanwhile: if the merged part is
-    // merged away, every visitor is read grouped.
+    // sessionizer writes (if the merged part is merged away, every visitor is read grouped). Parts
+    // that come while the query runs may be seen by one branch and not the other: runReport's second
+    // listing catches that and runs the report again.
     const touched = sql`SELECT visitor_id FROM ${db}.visitor_first_seen WHERE _part != ${amended.merged} AND site_id = ${p.site}`;
     rollup = sql`${ungrouped(sql`_part = ${amended.merged} AND visitor_id NOT IN (${touched})`)}
     UNION ALL
