@@ -123,18 +123,14 @@ export function sessionsIn(
   columns: readonly string[],
 ): RawSql {
   const lower = from === null ? sql`` : sql` AND started_at >= ${dateTime(from)}`;
-  const cols = raw(unique(['site_id', 'started_at', ...columns]).join(', '));
+  const colNames = unique(['site_id', 'started_at', ...columns]);
+  const cols = raw(colNames.join(', '));
   const where = sql`site_id = ${p.site}${lower} AND started_at < ${dateTime(to)}`;
   const table = sql`${ident(p.database)}.sessions_raw`;
   const parts = partsIn(p.clean?.sessions ?? [], from, to);
   const amended = p.clean?.sessionsAmended;
   const newer = partsIn(amended?.newer ?? [], from, to);
   const merged = newer.length === 0 ? [] : partsIn(amended?.merged ?? [], from, to);
-  const names = (xs: readonly string[]) =>
-    join(
-      xs.map((m) => sql`${m}`),
-      ', ',
-    );
   if (parts.length + merged.length === 0) {
     return sql`(SELECT ${cols} FROM (SELECT ${cols}, deleted FROM ${table} FINAL
     WHERE ${where}) WHERE deleted = 0)`;
@@ -143,26 +139,25 @@ export function sessionsIn(
   // Clean parts read as they are (in parallel).
   if (parts.length > 0) {
     branches.push(
-      sql`SELECT ${cols} FROM ${table} WHERE _part IN (${names(parts)}) AND ${where} AND deleted = 0`,
+      sql`SELECT ${cols} FROM ${table} WHERE _part IN (${partList(parts)}) AND ${where} AND deleted = 0`,
     );
   }
   if (merged.length > 0) {
     // Amended months: the merged part as it is for the ids no newer part rewrote; for the rewritten
     // ids, the row of the highest version among the merged and the newer parts (what FINAL keeps: rows
     // of equal version are equal, see migration 002), without FINAL's one-thread merge of the month.
-    const rewritten = sql`SELECT session_id FROM ${table} WHERE _part IN (${names(newer)}) AND ${where}`;
-    const colNames = unique(['site_id', 'started_at', ...columns]);
+    const rewritten = sql`SELECT session_id FROM ${table} WHERE _part IN (${partList(newer)}) AND ${where}`;
     const latest = raw(colNames.map((c) => `argMax(${c}, version) AS ${c}__latest`).join(', '));
     const renamed = raw(colNames.map((c) => `${c}__latest AS ${c}`).join(', '));
-    branches.push(sql`SELECT ${cols} FROM ${table} WHERE _part IN (${names(merged)}) AND ${where} AND deleted = 0
+    branches.push(sql`SELECT ${cols} FROM ${table} WHERE _part IN (${partList(merged)}) AND ${where} AND deleted = 0
     AND session_id NOT IN (${rewritten})`);
     branches.push(sql`SELECT ${renamed} FROM (SELECT ${latest}, argMax(deleted, version) AS deleted__latest
-    FROM ${table} WHERE _part IN (${names([...merged, ...newer])}) AND ${where} AND session_id IN (${rewritten})
+    FROM ${table} WHERE _part IN (${partList([...merged, ...newer])}) AND ${where} AND session_id IN (${rewritten})
     GROUP BY session_id) WHERE deleted__latest = 0`);
   }
   // All other parts through FINAL.
   branches.push(sql`SELECT ${cols} FROM (SELECT ${cols}, deleted FROM ${table} FINAL
-    WHERE _part NOT IN (${names([...parts, ...merged, ...newer])}) AND ${where}) WHERE deleted = 0`);
+    WHERE _part NOT IN (${partList([...parts, ...merged, ...newer])}) AND ${where}) WHERE deleted = 0`);
   return sql`(${join(branches, '\n  UNION ALL\n  ')})`;
 }
 
@@ -177,13 +172,18 @@ export function eventsIn(
   const table = sql`${ident(p.database)}.events_raw`;
   const parts = partsIn(p.clean?.events ?? [], from, to);
   if (parts.length === 0) return sql`(SELECT ${cols} FROM ${table} FINAL WHERE ${where})`;
-  const list = join(
-    parts.map((m) => sql`${m}`),
-    ', ',
-  );
+  const list = partList(parts);
   return sql`(SELECT ${cols} FROM ${table} WHERE _part IN (${list}) AND ${where}
   UNION ALL
   SELECT ${cols} FROM ${table} FINAL WHERE _part NOT IN (${list}) AND ${where})`;
+}
+
+/** Part names as a quoted SQL list, for `_part IN (…)`. */
+function partList(names: readonly string[]): RawSql {
+  return join(
+    names.map((m) => sql`${m}`),
+    ', ',
+  );
 }
 
 function unique(xs: readonly string[]): string[] {
