@@ -42,7 +42,7 @@ export interface CollectorConfig {
   rateLimitPerMinute: number;
   /** Fastify's trustProxy: true, or the addresses/CIDRs of trusted proxies (comma-separated). */
   trustProxy: boolean | string;
-  /** Batch `ts`: how far in the future (clock skew) and how far in the past it may lie. */
+  /** Batch `ts`: how far in the future (clock skew) and how far in the past it may lie (POST /api/events; imports: the site's setting). */
   maxFutureSkewMs: number;
   maxEventAgeMs: number;
   /** Seconds in Retry-After on 503. */
@@ -62,6 +62,10 @@ export const DEFAULT_CONFIG: CollectorConfig = {
 
 export interface CollectorDeps {
   sink: EventSink;
+  /** Where POST /api/import goes (the imports topic); default: `sink`. */
+  importSink?: EventSink;
+  /** The site's lower bound on imported event times, in ms before now; null: none (the default). */
+  importMaxAgeMs?: (site: string) => Promise<number | null>;
   /** Is the site registered? (cached; see site-cache.ts) */
   siteExists: SiteExists;
   /** Is this bearer secret an ingest token of the site? */
@@ -107,6 +111,10 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
     partitions: () => deps.sink.partitions(),
     filterBots: config.filterBots,
   };
+  const importSink = deps.importSink ?? deps.sink;
+  // A cookieless visitor's stable partition is computed against the topic its events go to.
+  const importEnrichDeps: EnrichDeps = { ...enrichDeps, partitions: () => importSink.partitions() };
+  const importMaxAgeMs = deps.importMaxAgeMs ?? (async () => null);
 
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
@@ -222,18 +230,20 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
   const publish = async (
     events: IncomingEvent[],
     endpoint: string,
+    sink: EventSink = deps.sink,
   ): Promise<{ accepted: number; dropped: number }> => {
     const messages: SinkMessage[] = [];
     let dropped = 0;
+    const enrichWith = sink === deps.sink ? enrichDeps : importEnrichDeps;
     for (const e of events) {
-      const r = enrich(e, enrichDeps);
+      const r = enrich(e, enrichWith);
       if (r.kind === 'drop') {
         dropped++;
         metrics.dropped.inc({ reason: r.reason });
       } else messages.push(r.message);
     }
     try {
-      await deps.sink.publish(messages);
+      await sink.publish(messages);
     } catch (err) {
       if (err instanceof SinkFullError) {
         throw new HttpError({ status: 503, error: 'buffer_full', message: 'collector is busy; retry later' });
@@ -310,7 +320,12 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
       .send(PIXEL);
   });
 
-  app.post('/api/events', { bodyLimit: LIMITS.batchBodyBytes }, async (req, reply) => {
+  /**
+   * POST /api/events (server-side senders) and POST /api/import (log imports and backfills): the same
+   * body, token-authenticated. They differ in the lower bound on `ts` (the collector's for events, the
+   * site's own for imports, none by default) and in the topic (imports have their own, see the contract).
+   */
+  const batchRoute = (endpoint: 'batch' | 'import') => async (req: FastifyRequest, reply: FastifyReply) => {
     const auth = req.headers.authorization ?? '';
     const token = /^Bearer\s+(\S+)$/i.exec(auth)?.[1];
     if (token === undefined) {
@@ -333,7 +348,11 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
     await requireSite(batch.site);
     const now = Date.now();
     const events: IncomingEvent[] = [];
-    const tsLimits = { maxFutureMs: config.maxFutureSkewMs, maxAgeMs: config.maxEventAgeMs };
+    const maxAgeMs =
+      endpoint === 'import'
+        ? ((await importMaxAgeMs(batch.site)) ?? Number.POSITIVE_INFINITY)
+        : config.maxEventAgeMs;
+    const tsLimits = { maxFutureMs: config.maxFutureSkewMs, maxAgeMs };
     // Per-event work here runs up to 1,000 times a request: field paths are only built for an error,
     // and events are built field by field (object rest/spread is a slow path in V8).
     for (let i = 0; i < batch.events.length; i++) {
@@ -381,9 +400,11 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
         emptyUserAgentIsBot: false,
       });
     }
-    const r = await publish(events, 'batch');
+    const r = await publish(events, endpoint, endpoint === 'import' ? importSink : deps.sink);
     return reply.code(202).send(r);
-  });
+  };
+  app.post('/api/events', { bodyLimit: LIMITS.batchBodyBytes }, batchRoute('batch'));
+  app.post('/api/import', { bodyLimit: LIMITS.batchBodyBytes }, batchRoute('import'));
 
   app.get('/stint.js', async (req, reply) => {
     let built: Awaited<ReturnType<typeof snippet>>;
@@ -404,7 +425,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
     return reply.send(built.body);
   });
 
-  healthRoutes(app, { kafka: () => deps.sink.ready() });
+  healthRoutes(app, { kafka: () => deps.sink.ready() && importSink.ready() });
 
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);

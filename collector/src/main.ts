@@ -11,13 +11,13 @@ import { createLogger, envFields, parseEnv, runService } from '@stint/infra/serv
 import { stintHome } from '@stint/infra/stack';
 import { z } from 'zod';
 import { buildCollector } from './app.ts';
-import { EVENTS_TOPIC } from './contract/event.ts';
+import { EVENTS_TOPIC, importsTopicFor } from './contract/event.ts';
 import { createGeoLookup, noGeo } from './enrich/geo.ts';
 import { createFileSaltStore } from './enrich/salt-store.ts';
 import { createUserAgentCache } from './enrich/user-agent.ts';
 import { createKafkaSink } from './kafka-sink.ts';
 import { createMetrics } from './metrics.ts';
-import { cachedPredicate, createSiteCache } from './site-cache.ts';
+import { cachedLookup, cachedPredicate } from './site-cache.ts';
 
 const flag = z
   .enum(['true', 'false', '1', '0', 'on', 'off'])
@@ -31,13 +31,16 @@ export const CollectorEnvSchema = z.object({
   CLICKHOUSE_DATABASE: envFields.clickhouseDatabase,
   KAFKA_BROKERS: envFields.kafkaBrokers,
   EVENTS_TOPIC: z.string().min(1).default(EVENTS_TOPIC),
-  /** Used only when the collector has to create the topic itself. */
+  /** POST /api/import (log imports, backfills): a topic of its own, with the same partition count (default: see `importsTopicFor`). */
+  IMPORTS_TOPIC: z.string().min(1).optional(),
+  /** Used only when the collector has to create the topics itself. */
   EVENTS_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   STINT_HOME: z.string().optional(),
   /** Daily salts and the install secret; default <STINT_HOME>/collector/salts.json. */
   COLLECTOR_SALT_FILE: z.string().optional(),
   COLLECTOR_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   COLLECTOR_TRUST_PROXY: z.string().default('false'),
+  /** POST /api/events only; imports are bounded by the site's own `import_max_age_days` (none by default). */
   COLLECTOR_MAX_EVENT_AGE_DAYS: z.coerce.number().int().positive().default(730),
   COLLECTOR_BUFFER_EVENTS: z.coerce.number().int().positive().default(20_000),
   COLLECTOR_BATCH_EVENTS: z.coerce.number().int().positive().default(1_000),
@@ -57,7 +60,8 @@ function trustProxy(value: string): boolean | string {
   return value;
 }
 
-const env = parseEnv('collector', CollectorEnvSchema);
+const parsed = parseEnv('collector', CollectorEnvSchema);
+const env = { ...parsed, IMPORTS_TOPIC: parsed.IMPORTS_TOPIC ?? importsTopicFor(parsed.EVENTS_TOPIC) };
 const log = createLogger('collector', env.LOG_LEVEL);
 
 await runService(
@@ -70,34 +74,54 @@ await runService(
       brokers: env.KAFKA_BROKERS.split(','),
       log: (level, message, extra) => log[level]({ kafka: extra }, message),
     });
+    if (env.IMPORTS_TOPIC === env.EVENTS_TOPIC) {
+      throw new Error('IMPORTS_TOPIC must differ from EVENTS_TOPIC (imports keep watermarks of their own)');
+    }
     await ensureTopic(kafka, env.EVENTS_TOPIC, env.EVENTS_TOPIC_PARTITIONS);
+    await ensureTopic(kafka, env.IMPORTS_TOPIC, env.EVENTS_TOPIC_PARTITIONS);
 
     let metrics: ReturnType<typeof createMetrics> | undefined;
-    const sink = createKafkaSink({
-      kafka,
-      topic: env.EVENTS_TOPIC,
-      maxBufferEvents: env.COLLECTOR_BUFFER_EVENTS,
-      maxBatchEvents: env.COLLECTOR_BATCH_EVENTS,
-      lingerMs: env.COLLECTOR_LINGER_MS,
-      lanes: env.COLLECTOR_KAFKA_LANES,
-      observer: {
-        sent: (seconds, events, ok) => {
-          metrics?.kafkaSend.observe({ outcome: ok ? 'ok' : 'error' }, seconds);
-          if (ok) metrics?.kafkaBatch.observe(events);
+    const makeSink = (topic: string, bufferEvents: number) =>
+      createKafkaSink({
+        kafka,
+        topic,
+        maxBufferEvents: bufferEvents,
+        maxBatchEvents: env.COLLECTOR_BATCH_EVENTS,
+        lingerMs: env.COLLECTOR_LINGER_MS,
+        lanes: env.COLLECTOR_KAFKA_LANES,
+        observer: {
+          sent: (seconds, events, ok) => {
+            metrics?.kafkaSend.observe({ outcome: ok ? 'ok' : 'error' }, seconds);
+            if (ok) metrics?.kafkaBatch.observe(events);
+          },
+          error: (err) => log.warn({ err, topic }, 'kafka send failed'),
         },
-        error: (err) => log.warn({ err }, 'kafka send failed'),
-      },
-    });
-    metrics = createMetrics(() => sink.depth());
-    await sink.start();
+      });
+    const sink = makeSink(env.EVENTS_TOPIC, env.COLLECTOR_BUFFER_EVENTS);
+    // Imports get a buffer of their own: a large import answered 503 (and retried) never fills the
+    // buffer live events need.
+    const importSink = makeSink(env.IMPORTS_TOPIC, env.COLLECTOR_BUFFER_EVENTS);
+    metrics = createMetrics(() => sink.depth() + importSink.depth());
+    await Promise.all([sink.start(), importSink.start()]);
 
     const database = env.CLICKHOUSE_DATABASE;
     const saltFile =
       env.COLLECTOR_SALT_FILE ?? join(env.STINT_HOME ?? stintHome(), 'collector', 'salts.json');
+    // One cached registry row per site answers both whether it exists and how far back it may import.
+    const siteOf = cachedLookup(
+      (site: string) => getSite(clickhouse, database, site),
+      (site) => site,
+      (found) => found !== null,
+    );
     const app = await buildCollector({
       sink,
+      importSink,
       metrics,
-      siteExists: createSiteCache(async (site) => (await getSite(clickhouse, database, site)) !== null),
+      siteExists: async (site) => (await siteOf(site)) !== null,
+      importMaxAgeMs: async (site) => {
+        const days = (await siteOf(site))?.import_max_age_days ?? 0;
+        return days > 0 ? days * 86_400_000 : null;
+      },
       authorizeIngest: cachedPredicate(
         async (token: string, site: string) =>
           (await verifyToken(clickhouse, database, token, { scope: 'ingest', site })) !== null,
@@ -117,13 +141,19 @@ await runService(
       },
     });
     const address = await app.listen({ host: env.COLLECTOR_HOST, port: env.COLLECTOR_PORT });
-    log.info({ address, topic: env.EVENTS_TOPIC, partitions: sink.partitions() }, 'collector listening');
+    log.info(
+      { address, topic: env.EVENTS_TOPIC, importsTopic: env.IMPORTS_TOPIC, partitions: sink.partitions() },
+      'collector listening',
+    );
 
     return {
       shutdown: [
         // Stops accepting; requests already waiting for their Kafka ack are answered first.
         { name: 'http', run: () => app.close() },
-        { name: 'kafka flush', run: () => sink.close() },
+        {
+          name: 'kafka flush',
+          run: () => Promise.all([sink.close(), importSink.close()]).then(() => undefined),
+        },
         { name: 'clickhouse', run: () => clickhouse.close() },
       ],
     };

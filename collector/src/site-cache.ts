@@ -29,37 +29,50 @@ export function cachedPredicate<A extends unknown[]>(
   key: (...args: A) => string,
   options: CacheOptions = {},
 ): (...args: A) => Promise<boolean> {
+  return cachedLookup(lookup, key, (exists) => exists, options);
+}
+
+/**
+ * The same cache for any lookup: `good` answers live `ttlMs` and survive a failed refresh (stale if
+ * error), the others `negativeTtlMs`.
+ */
+export function cachedLookup<A extends unknown[], T>(
+  lookup: (...args: A) => Promise<T>,
+  key: (...args: A) => string,
+  good: (value: T) => boolean,
+  options: CacheOptions = {},
+): (...args: A) => Promise<T> {
   const ttl = options.ttlMs ?? 30_000;
   const negativeTtl = options.negativeTtlMs ?? 5_000;
   const max = options.max ?? 10_000;
   const now = options.now ?? Date.now;
-  const cache = new Map<string, { exists: boolean; until: number }>();
-  const pending = new Map<string, Promise<boolean>>();
+  const cache = new Map<string, { value: T; until: number }>();
+  const pending = new Map<string, Promise<T>>();
 
   return async (...args) => {
-    const site = key(...args);
-    const hit = cache.get(site);
-    if (hit !== undefined && hit.until > now()) return hit.exists;
-    const running = pending.get(site);
+    const k = key(...args);
+    const hit = cache.get(k);
+    if (hit !== undefined && hit.until > now()) return hit.value;
+    const running = pending.get(k);
     if (running !== undefined) return running;
     const p = lookup(...args)
       .catch((err: unknown) => {
         // Stale-if-error: a site or token known to be good keeps working while ClickHouse is down
         // (Kafka may well be up); an unknown one cannot be decided yet.
-        if (hit?.exists === true) return true;
+        if (hit !== undefined && good(hit.value)) return hit.value;
         throw new LookupUnavailableError(`registry lookup failed: ${(err as Error).message}`);
       })
-      .then((exists) => {
-        cache.delete(site);
-        cache.set(site, { exists, until: now() + (exists ? ttl : negativeTtl) });
+      .then((value) => {
+        cache.delete(k);
+        cache.set(k, { value, until: now() + (good(value) ? ttl : negativeTtl) });
         if (cache.size > max) {
           const oldest = cache.keys().next().value;
           if (oldest !== undefined) cache.delete(oldest);
         }
-        return exists;
+        return value;
       })
-      .finally(() => pending.delete(site));
-    pending.set(site, p);
+      .finally(() => pending.delete(k));
+    pending.set(k, p);
     return p;
   };
 }

@@ -103,7 +103,13 @@ export function checkPageUrl(url: string, field: string): Checked<URL> {
   return u === null ? { ok: false, error: pageUrlError(field) } : { ok: true, value: u };
 }
 
-/** ts of the batch endpoint: ISO 8601 or epoch ms, not in the future beyond a small skew, not too old. */
+/** ClickHouse's DateTime starts at the epoch: an earlier time cannot be stored. */
+const EARLIEST_MS = 0;
+
+/**
+ * ts of the batch and import endpoints: ISO 8601 or epoch ms, not in the future beyond a small skew,
+ * not older than `maxAgeMs` (Infinity: no lower bound but the epoch).
+ */
 export function checkTimestamp(
   ts: string | number | undefined,
   now: number,
@@ -114,6 +120,9 @@ export function checkTimestamp(
   const ms = typeof ts === 'number' ? ts : Date.parse(ts);
   if (!Number.isFinite(ms)) return fail(400, 'invalid_field', `${field}: not a time`, field);
   if (ms > now + limits.maxFutureMs) return fail(400, 'ts_in_future', `${field}: lies in the future`, field);
+  if (ms < EARLIEST_MS) {
+    return fail(400, 'ts_too_old', `${field}: lies before 1970-01-01, which cannot be stored`, field);
+  }
   if (ms < now - limits.maxAgeMs) {
     const days = Math.round(limits.maxAgeMs / 86_400_000);
     return fail(400, 'ts_too_old', `${field}: older than the accepted ${days} days`, field);

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { addSite } from '@stint/infra/registry';
 import { waitFor } from '@stint/infra/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../src/contract/event.ts';
@@ -233,6 +234,58 @@ describe('POST /api/events', () => {
     expect(res.statusCode).toBe(202);
     const hits = await received(mark, 1000);
     expect(new Set(hits.map((r) => r.event.path)).size).toBe(1000);
+  });
+
+  it('POST /api/import takes events of any age the site allows, never from the future or before 1970', async () => {
+    const mark = marker();
+    const at = (ts: number | string, n: number) => ({
+      site: SITE,
+      name: 'pageview',
+      url: `https://example.com/${mark}/${n}`,
+      ts,
+      ip: GB_IP,
+      user_agent: CHROME_UA,
+      event_id: `${mark}-${n}`,
+      props: { mark },
+    });
+    const post = (url: string, events: unknown[]) =>
+      h.app.inject({ method: 'POST', url, headers: auth(), payload: { site: SITE, events } });
+    const y2009 = Date.UTC(2009, 4, 1, 12, 0, 0);
+    // The same event is refused by POST /api/events (730 days) and taken by POST /api/import.
+    const refused = await post('/api/events', [at(y2009, 0)]);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({ error: 'ts_too_old', field: 'events.0.ts' });
+    const res = await post('/api/import', [at(y2009, 1), at('1999-12-31T23:59:59Z', 2)]);
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ accepted: 2, dropped: 0 });
+    const hits = await received(mark, 2);
+    expect(hits.find((r) => r.event.event_id === `${mark}-1`)?.event).toMatchObject({
+      ts: y2009,
+      visitor_id: historicalIds(h.salts.secret, y2009, SITE, GB_IP, CHROME_UA).visitor_id,
+    });
+    expect(hits.find((r) => r.event.event_id === `${mark}-2`)?.event.ts).toBe(
+      Date.UTC(1999, 11, 31, 23, 59, 59),
+    );
+
+    const before = await h.produced();
+    const future = await post('/api/import', [at(Date.now() + 3_600_000, 3)]);
+    expect(future.json()).toMatchObject({ error: 'ts_in_future', field: 'events.0.ts' });
+    const pre1970 = await post('/api/import', [at('1969-07-20T20:17:00Z', 4)]);
+    expect(pre1970.statusCode).toBe(400);
+    expect(pre1970.json()).toMatchObject({ error: 'ts_too_old', field: 'events.0.ts' });
+    expect(pre1970.json().message).toMatch(/1970/);
+    // A site that limits its imports to a year refuses older events, naming the bound.
+    await addSite(h.db.client, h.db.database, { site_id: SITE, import_max_age_days: 365 });
+    try {
+      const bounded = await post('/api/import', [at(Date.now() - 86_400_000, 5), at(y2009, 6)]);
+      expect(bounded.statusCode).toBe(400);
+      expect(bounded.json()).toMatchObject({ error: 'ts_too_old', field: 'events.1.ts' });
+      expect(bounded.json().message).toMatch(/365 days/);
+    } finally {
+      await addSite(h.db.client, h.db.database, { site_id: SITE });
+    }
+    // Nothing of a refused request was written.
+    expect(await h.produced()).toBe(before);
   });
 
   it('refuses a missing, malformed or foreign token with 401', async () => {

@@ -74,6 +74,10 @@ export async function startHarness(
     const app = await buildCollector({
       sink: extra.sink ?? sink,
       siteExists: async (site) => (await getSite(db.client, db.database, site)) !== null,
+      importMaxAgeMs: async (site) => {
+        const days = (await getSite(db.client, db.database, site))?.import_max_age_days ?? 0;
+        return days > 0 ? days * 86_400_000 : null;
+      },
       authorizeIngest: async (t, site) =>
         (await verifyToken(db.client, db.database, t, { scope: 'ingest', site })) !== null,
       geo: geo as GeoLookup,

@@ -116,6 +116,8 @@ export interface SendOptions {
   /** Give up (reject) when not everything is acknowledged by then. */
   deadlineMs?: number;
   userAgent?: string;
+  /** `/api/events` (default) or `/api/import` (imports and backfills: their own topic, no age bound). */
+  endpoint?: '/api/events' | '/api/import';
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -174,7 +176,7 @@ export function startSender(o: SendOptions): Sender {
       stats.requests++;
       let retryAfterMs = 250;
       try {
-        const res = await fetch(`${o.collectorUrl()}/api/events`, {
+        const res = await fetch(`${o.collectorUrl()}${o.endpoint ?? '/api/events'}`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${o.token}` },
           body: payload,

@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { importsTopicFor } from '@stint/collector/contract';
 import { type ClickHouseClient, createClickHouse, exec, ident, migrate, sql } from '@stint/infra/clickhouse';
 import { createKafka, ensureTopic } from '@stint/infra/kafka';
 import { addSite, createToken, type SiteSettingsSchema } from '@stint/infra/registry';
@@ -73,6 +74,8 @@ export interface PipelineOptions {
 export interface Pipeline {
   database: string;
   topic: string;
+  /** The imports topic (POST /api/import) beside `topic`. */
+  importsTopic: string;
   consumerGroup: string;
   clickhouseUrl: string;
   kafkaBrokers: string;
@@ -211,7 +214,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const topic = uniqueTopic(`e2e_${label}`);
   const consumerGroup = `stint-e2e-${topic}`;
   const kafka = createKafka({ clientId: 'stint-e2e', brokers: kafkaBrokers.split(',') });
+  const importsTopic = importsTopicFor(topic);
   await ensureTopic(kafka, topic, options.partitions ?? 4);
+  await ensureTopic(kafka, importsTopic, options.partitions ?? 4);
 
   const ingestToken: Record<string, string> = {};
   const readToken: Record<string, string> = {};
@@ -269,6 +274,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const pipeline: Pipeline = {
     database,
     topic,
+    importsTopic,
     consumerGroup,
     clickhouseUrl,
     kafkaBrokers,
@@ -316,7 +322,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       const kafkaAdmin = kafka.admin();
       try {
         await kafkaAdmin.connect();
-        await kafkaAdmin.deleteTopics({ topics: [topic], timeout: 5000 });
+        await kafkaAdmin.deleteTopics({ topics: [topic, importsTopic], timeout: 5000 });
       } catch {
         // best effort: a leftover test topic is harmless
       } finally {

@@ -26,9 +26,18 @@ describe('site registry', () => {
       max_length_s: 86400,
       split_midnight: false,
       split_campaign: false,
+      import_max_age_days: 0,
     });
-    await addSite(db.client, db.database, { site_id: 'shop.example', timezone: 'Europe/Berlin', gap_s: 600 });
-    expect((await getSite(db.client, db.database, 'shop.example'))?.timezone).toBe('Europe/Berlin');
+    await addSite(db.client, db.database, {
+      site_id: 'shop.example',
+      timezone: 'Europe/Berlin',
+      gap_s: 600,
+      import_max_age_days: 365,
+    });
+    expect(await getSite(db.client, db.database, 'shop.example')).toMatchObject({
+      timezone: 'Europe/Berlin',
+      import_max_age_days: 365,
+    });
     expect((await listSites(db.client, db.database)).map((s) => s.site_id)).toEqual(['shop.example']);
     expect(await getSite(db.client, db.database, "x' OR '1'='1")).toBeNull();
   });
@@ -38,6 +47,9 @@ describe('site registry', () => {
       addSite(db.client, db.database, { site_id: 'a.com', timezone: 'Mars/Olympus' }),
     ).rejects.toThrow(/IANA time zone/);
     await expect(addSite(db.client, db.database, { site_id: 'Not A Host' })).rejects.toThrow(/host name/);
+    await expect(
+      addSite(db.client, db.database, { site_id: 'a.com', import_max_age_days: -1 }),
+    ).rejects.toThrow(/import_max_age_days/);
   });
 });
 

@@ -3,7 +3,7 @@
  * consuming, flushes the buffered rows and commits, then exits.
  */
 import { createServer } from 'node:http';
-import { EVENTS_TOPIC } from '@stint/collector/contract';
+import { EVENTS_TOPIC, importsTopicFor } from '@stint/collector/contract';
 import { createClickHouse } from '@stint/infra/clickhouse';
 import { createKafka, ensureTopic } from '@stint/infra/kafka';
 import { createLogger, envFields, parseEnv, runService } from '@stint/infra/service';
@@ -18,6 +18,11 @@ export const SessionizerEnvSchema = z.object({
   CLICKHOUSE_DATABASE: envFields.clickhouseDatabase,
   KAFKA_BROKERS: envFields.kafkaBrokers,
   EVENTS_TOPIC: z.string().min(1).default(EVENTS_TOPIC),
+  /**
+   * Imports and backfills (POST /api/import), default: see `importsTopicFor`; an empty value consumes
+   * the events topic alone.
+   */
+  IMPORTS_TOPIC: z.string().optional(),
   EVENTS_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   SESSIONIZER_GROUP: z.string().min(1).default('stint-sessionizer'),
   SESSIONIZER_LATENESS_MS: ms(120_000),
@@ -34,7 +39,8 @@ export const SessionizerEnvSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: envFields.shutdownTimeoutMs,
 });
 
-const env = parseEnv('sessionizer', SessionizerEnvSchema);
+const parsed = parseEnv('sessionizer', SessionizerEnvSchema);
+const env = { ...parsed, IMPORTS_TOPIC: parsed.IMPORTS_TOPIC ?? importsTopicFor(parsed.EVENTS_TOPIC) };
 const log = createLogger('sessionizer', env.LOG_LEVEL);
 
 await runService(
@@ -47,12 +53,17 @@ await runService(
       brokers: env.KAFKA_BROKERS.split(','),
       log: (level, message, extra) => log[level]({ ...extra, kafkajs: true }, message),
     });
+    if (env.IMPORTS_TOPIC === env.EVENTS_TOPIC) {
+      throw new Error('IMPORTS_TOPIC must differ from EVENTS_TOPIC (imports keep watermarks of their own)');
+    }
     await ensureTopic(kafka, env.EVENTS_TOPIC, env.EVENTS_TOPIC_PARTITIONS);
+    if (env.IMPORTS_TOPIC !== '') await ensureTopic(kafka, env.IMPORTS_TOPIC, env.EVENTS_TOPIC_PARTITIONS);
     const sessionizer = buildSessionizer({
       kafka,
       clickhouse,
       database: env.CLICKHOUSE_DATABASE,
       topic: env.EVENTS_TOPIC,
+      ...(env.IMPORTS_TOPIC !== '' ? { importsTopic: env.IMPORTS_TOPIC } : {}),
       groupId: env.SESSIONIZER_GROUP,
       log,
       latenessMs: env.SESSIONIZER_LATENESS_MS,
@@ -87,7 +98,10 @@ await runService(
     await new Promise<void>((resolve) =>
       server.listen(env.SESSIONIZER_METRICS_PORT, env.SESSIONIZER_METRICS_HOST, resolve),
     );
-    log.info({ address: server.address(), topic: env.EVENTS_TOPIC }, 'sessionizer started');
+    log.info(
+      { address: server.address(), topic: env.EVENTS_TOPIC, importsTopic: env.IMPORTS_TOPIC || null },
+      'sessionizer started',
+    );
     await sessionizer.start();
     started = true;
     return {

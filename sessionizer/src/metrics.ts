@@ -64,7 +64,7 @@ export function createMetrics() {
     lag: new Gauge({
       name: 'stint_sessionizer_lag_messages',
       help: 'Messages behind the partition high watermark',
-      labelNames: ['partition'],
+      labelNames: ['topic', 'partition'],
       registers: [registry],
       collect,
     }),

@@ -27,7 +27,13 @@ export interface SessionizerDeps {
   kafka: Kafka;
   clickhouse: ClickHouseClient;
   database: string;
+  /** The live events topic. */
   topic: string;
+  /**
+   * The imports topic (POST /api/import), consumed by the same group: its partitions have states of
+   * their own, so an import's event time drives its own watermarks (see the README).
+   */
+  importsTopic?: string;
   groupId: string;
   log: Logger;
   latenessMs?: number;
@@ -49,6 +55,8 @@ export interface SessionizerDeps {
 }
 
 interface Partition {
+  topic: string;
+  partition: number;
   state: PartitionState;
   seen: Counters;
   committed: number;
@@ -141,7 +149,9 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
       metrics.rowsWritten.inc({ table: 'sessions_raw' }, rows.sessions);
     },
   });
-  const partitions = new Map<number, Partition>();
+  const topics = deps.importsTopic ? [deps.topic, deps.importsTopic] : [deps.topic];
+  /** By `topic|partition`. */
+  const partitions = new Map<string, Partition>();
   metrics.setGaugeSource(updateGauges);
   let generation = 0;
   let consumer: Consumer | undefined;
@@ -154,18 +164,24 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
   let flushing: Promise<void> = Promise.resolve();
   let refresh: NodeJS.Timeout | undefined;
 
-  async function committedMeta(partition: number): Promise<{ offset: number; meta: CommitMeta }> {
+  async function committedMeta(
+    topic: string,
+    partition: number,
+  ): Promise<{ offset: number; meta: CommitMeta }> {
     const admin = deps.kafka.admin();
     await admin.connect();
     try {
-      const res = await admin.fetchOffsets({ groupId: deps.groupId, topics: [deps.topic] });
+      const res = await admin.fetchOffsets({ groupId: deps.groupId, topics: [topic] });
       const p = res[0]?.partitions.find((x) => x.partition === partition);
       let meta: CommitMeta = { maxTs: null, sites: {}, written: 0 };
       if (p?.metadata) {
         try {
           meta = parseCommitMetadata(p.metadata);
         } catch {
-          log.warn({ partition, metadata: p.metadata }, 'unreadable commit metadata; watermark starts empty');
+          log.warn(
+            { topic, partition, metadata: p.metadata },
+            'unreadable commit metadata; watermark starts empty',
+          );
         }
       }
       return { offset: p ? Number(p.offset) : -1, meta };
@@ -174,15 +190,21 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
     }
   }
 
-  async function partitionFor(partition: number, firstOffset: number): Promise<Partition> {
-    const existing = partitions.get(partition);
+  async function partitionFor(topic: string, partition: number, firstOffset: number): Promise<Partition> {
+    const key = `${topic}|${partition}`;
+    const existing = partitions.get(key);
     if (existing) return existing;
     const gen = generation;
-    const { offset, meta } = await committedMeta(partition);
+    const { offset, meta } = await committedMeta(topic, partition);
     if (offset >= 0 && offset !== firstOffset) {
-      log.warn({ partition, committed: offset, firstOffset }, 'replay does not start at the commit point');
+      log.warn(
+        { topic, partition, committed: offset, firstOffset },
+        'replay does not start at the commit point',
+      );
     }
     const p: Partition = {
+      topic,
+      partition,
       state: new PartitionState(
         config,
         offset === firstOffset
@@ -197,19 +219,15 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
       caughtUp: false,
       lag: 0,
     };
-    if (gen === generation) partitions.set(partition, p);
-    log.info({ partition, from: firstOffset, maxTs: meta.maxTs }, 'partition state rebuilt by replay');
+    if (gen === generation) partitions.set(key, p);
+    log.info({ topic, partition, from: firstOffset, maxTs: meta.maxTs }, 'partition state rebuilt by replay');
     return p;
   }
 
   /** Flushes rows and commits every partition's commit point as of the moment the rows were taken. */
   function flushAndCommit(): Promise<void> {
     const run = async () => {
-      const points = [...partitions].map(([partition, p]) => ({
-        partition,
-        p,
-        point: p.state.commitPoint(),
-      }));
+      const points = [...partitions.values()].map((p) => ({ p, point: p.state.commitPoint() }));
       const gen = generation;
       const started = now();
       try {
@@ -229,9 +247,9 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
       if (toCommit.length === 0 || !consumer || gen !== generation) return;
       try {
         await consumer.commitOffsets(
-          toCommit.map(({ partition, point }) => ({
-            topic: deps.topic,
-            partition,
+          toCommit.map(({ p, point }) => ({
+            topic: p.topic,
+            partition: p.partition,
             offset: String(point.offset),
             metadata: commitMetadata(point),
           })),
@@ -273,12 +291,12 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
     let open = 0;
     let visitors = 0;
     let held = 0;
-    for (const [partition, p] of partitions) {
+    for (const p of partitions.values()) {
       const s = p.state.size();
       open += s.openSessions;
       visitors += s.visitors;
       held += s.events;
-      metrics.lag.set({ partition: String(partition) }, p.lag);
+      metrics.lag.set({ topic: p.topic, partition: String(p.partition) }, p.lag);
     }
     metrics.openSessions.set(open);
     metrics.visitorStates.set(visitors);
@@ -303,7 +321,7 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
   async function handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
     if (batch.isEmpty()) return;
     const first = Number(batch.firstOffset());
-    const p = await partitionFor(batch.partition, first);
+    const p = await partitionFor(batch.topic, batch.partition, first);
     const records: SourceRecord[] = [];
     const siteIds = new Set<string>();
     for (const m of batch.messages) {
@@ -317,7 +335,7 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
       } catch (err) {
         metrics.invalid.inc();
         log.warn(
-          { partition: batch.partition, offset, err: (err as Error).message },
+          { topic: batch.topic, partition: batch.partition, offset, err: (err as Error).message },
           'skipping invalid message',
         );
       }
@@ -399,7 +417,7 @@ export function buildSessionizer(deps: SessionizerDeps): Sessionizer {
         );
       });
       await consumer.connect();
-      await consumer.subscribe({ topic: deps.topic, fromBeginning: true });
+      await consumer.subscribe({ topics, fromBeginning: true });
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
       timer = setInterval(onTimer, Math.min(250, flushIntervalMs));
       refresh = setInterval(

@@ -7,6 +7,21 @@ import { z } from 'zod';
 
 export const EVENT_VERSION = 1 as const;
 export const EVENTS_TOPIC = 'stint.events';
+/**
+ * Imports and backfills (`POST /api/import`): the same payload on a topic of their own, so an import's
+ * event time drives its own watermarks (a 2015 log is not "very late" behind today's live traffic) and
+ * a million-line import never queues in front of live events.
+ */
+export const IMPORTS_TOPIC = 'stint.imports';
+
+/**
+ * The imports topic that goes with an events topic when IMPORTS_TOPIC is not set: `stint.imports`
+ * beside the default, `<events topic>.imports` beside any other (so a test or a second install with
+ * its own events topic never shares imports with another).
+ */
+export function importsTopicFor(eventsTopic: string): string {
+  return eventsTopic === EVENTS_TOPIC ? IMPORTS_TOPIC : `${eventsTopic}.imports`;
+}
 
 export const LIMITS = {
   bodyBytes: 64 * 1024,
@@ -65,7 +80,7 @@ export const BrowserEventSchema = z.strictObject({
 });
 export type BrowserEvent = z.infer<typeof BrowserEventSchema>;
 
-/** One event of POST /api/events (server-side senders and log imports, token-authenticated). */
+/** One event of POST /api/events (server-side senders) and POST /api/import (log imports), token-authenticated. */
 export const ServerEventSchema = BrowserEventSchema.extend({
   /** The event's original time: ISO 8601 or epoch milliseconds. Bounded by the collector. */
   ts: z.union([z.string().datetime({ offset: true }), z.number().int().positive()]).optional(),

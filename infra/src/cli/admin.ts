@@ -22,6 +22,12 @@ async function withClient<T>(
   }
 }
 
+function parseDays(text: string): number {
+  if (!/^\d+$/.test(text.trim()))
+    throw new Error(`--import-max-age must be a whole number of days, not ${text}`);
+  return Number(text);
+}
+
 export function registerAdminCommands(program: Command): void {
   const sites = program.command('sites').description('the site registry');
   sites
@@ -32,6 +38,11 @@ export function registerAdminCommands(program: Command): void {
     .option('--max-length <duration>', 'maximum session length', '24h')
     .option('--split-midnight', 'start a new session at local midnight', false)
     .option('--split-campaign', 'start a new session when the campaign or external referrer changes', false)
+    .option(
+      '--import-max-age <days>',
+      'refuse imported events (stint import-logs, POST /api/import) older than this many days; 0 = no lower bound',
+      '0',
+    )
     .action(
       async (
         site: string,
@@ -41,6 +52,7 @@ export function registerAdminCommands(program: Command): void {
           maxLength: string;
           splitMidnight: boolean;
           splitCampaign: boolean;
+          importMaxAge: string;
         },
       ) => {
         const saved = await withClient((c, db) =>
@@ -51,6 +63,7 @@ export function registerAdminCommands(program: Command): void {
             max_length_s: parseDuration(o.maxLength),
             split_midnight: o.splitMidnight,
             split_campaign: o.splitCampaign,
+            import_max_age_days: parseDays(o.importMaxAge),
           }),
         );
         process.stdout.write(`${JSON.stringify(saved)}\n`);

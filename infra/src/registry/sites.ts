@@ -34,6 +34,8 @@ export const SiteSettingsSchema = z.object({
     .default(24 * 3600),
   split_midnight: z.boolean().default(false),
   split_campaign: z.boolean().default(false),
+  /** Imports may not reach further back than this many days; 0 = no lower bound (the default). */
+  import_max_age_days: z.number().int().min(0).max(100_000).default(0),
 });
 export type SiteSettings = z.infer<typeof SiteSettingsSchema>;
 
@@ -44,6 +46,7 @@ interface SiteRow {
   max_length_s: number;
   split_midnight: number;
   split_campaign: number;
+  import_max_age_days: number;
 }
 
 function fromRow(r: SiteRow): SiteSettings {
@@ -54,6 +57,7 @@ function fromRow(r: SiteRow): SiteSettings {
     max_length_s: Number(r.max_length_s),
     split_midnight: Number(r.split_midnight) === 1,
     split_campaign: Number(r.split_campaign) === 1,
+    import_max_age_days: Number(r.import_max_age_days),
   };
 }
 
@@ -88,7 +92,8 @@ export async function addSite(
 export async function listSites(client: ClickHouseClient, database: string): Promise<SiteSettings[]> {
   const rows = await queryRows<SiteRow>(
     client,
-    sql`SELECT site_id, timezone, gap_s, max_length_s, split_midnight, split_campaign
+    sql`SELECT site_id, timezone, gap_s, max_length_s, split_midnight, split_campaign,
+          import_max_age_days
         FROM ${ident(database)}.sites FINAL WHERE deleted = 0 ORDER BY site_id`,
   );
   return rows.map(fromRow);
@@ -101,7 +106,8 @@ export async function getSite(
 ): Promise<SiteSettings | null> {
   const rows = await queryRows<SiteRow>(
     client,
-    sql`SELECT site_id, timezone, gap_s, max_length_s, split_midnight, split_campaign
+    sql`SELECT site_id, timezone, gap_s, max_length_s, split_midnight, split_campaign,
+          import_max_age_days
         FROM ${ident(database)}.sites FINAL WHERE site_id = ${siteId} AND deleted = 0`,
   );
   const row = rows[0];
