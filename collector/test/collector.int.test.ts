@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../src/contract/event.ts';
 import { historicalIds, stablePartition } from '../src/enrich/visitor-id.ts';
 import { importLogs } from '../src/import/import-logs.ts';
+import { lineFormat } from '../src/import/log-format.ts';
 import { CHROME_UA, GB_IP, type Harness, SITE, startHarness } from './harness.ts';
 
 let h: Harness;
@@ -610,23 +611,42 @@ describe('stint import-logs', () => {
       hit(4, `GET /${mark}/missing HTTP/1.1`, 404),
       hit(5, `GET /${mark}/c HTTP/1.1`, 200, 'Googlebot/2.1 (+http://www.google.com/bot.html)'),
       'not a log line',
-      // Older than the collector accepts: refused and counted, the rest still goes in.
-      `${GB_IP} - - [${logTime(base - 900 * 86_400_000)}] "GET /${mark}/ancient HTTP/1.1" 200 1 "-" "${CHROME_UA}"`,
+      // Years old: taken (imports have no lower bound by default).
+      `${GB_IP} - - [${logTime(Date.UTC(2009, 4, 1, 12))}] "GET /${mark}/ancient HTTP/1.1" 200 1 "-" "${CHROME_UA}"`,
+      // From the future: refused by the collector, counted by reason, the rest still goes in.
+      `${GB_IP} - - [${logTime(Date.now() + 7_200_000)}] "GET /${mark}/future HTTP/1.1" 200 1 "-" "${CHROME_UA}"`,
       hit(-30, `GET /${mark}/d HTTP/1.1`),
     ];
     const file = join(mkdtempSync(join(tmpdir(), 'stint-import-')), 'access.log.gz');
     writeFileSync(file, gzipSync(`${lines.join('\n')}\n`));
 
-    const stats = await importLogs({ file, site: SITE, token: h.token, collector: address, batchSize: 2 });
-    expect(stats).toMatchObject({ lines: 9, sent: 3, rejected: 1 });
-    expect(stats.skipped).toMatchObject({ static: 1, not_get: 1, status: 1, bot: 1, malformed: 1 });
+    const opts = {
+      file,
+      format: lineFormat({ format: 'combined' }),
+      routing: { site: SITE },
+      token: h.token,
+      collector: address,
+      batchSize: 2,
+    };
+    const dry = await importLogs({ ...opts, dryRun: true });
+    expect(dry).toMatchObject({ lines: 10, pageViews: 5, sent: 0, perSite: { [SITE]: 5 } });
+    const stats = await importLogs(opts);
+    expect(stats).toMatchObject({ lines: 10, pageViews: 5, sent: 4, rejected: 1, unparsed: 1 });
+    expect(stats.skipped).toMatchObject({ static: 1, not_get: 1, status: 1, bot: 1, other_host: 0 });
+    expect(stats.unparsedBy).toEqual({ no_match: { count: 1, line: 7, text: 'not a log line' } });
+    expect(stats.rejectedBy.ts_in_future).toMatchObject({ count: 1, line: 9 });
 
     const hits = await waitFor(() => {
       const found = h.received.filter((r) => r.event.path.startsWith(`/${mark}/`));
-      return found.length >= 3 ? found : undefined;
+      return found.length >= 4 ? found : undefined;
     });
     const byPath = Object.fromEntries(hits.map((r) => [r.event.path, r.event]));
-    expect(Object.keys(byPath).sort()).toEqual([`/${mark}/a`, `/${mark}/b`, `/${mark}/d`]);
+    expect(Object.keys(byPath).sort()).toEqual([
+      `/${mark}/a`,
+      `/${mark}/ancient`,
+      `/${mark}/b`,
+      `/${mark}/d`,
+    ]);
     expect(byPath[`/${mark}/a`]).toMatchObject({
       ts: base,
       country: 'GB',
@@ -634,6 +654,7 @@ describe('stint import-logs', () => {
       source: 'google',
     });
     expect(byPath[`/${mark}/d`]?.ts).toBe(base - 30_000);
+    expect(byPath[`/${mark}/ancient`]?.ts).toBe(Date.UTC(2009, 4, 1, 12));
     expect(byPath[`/${mark}/a`]?.visitor_id).toBe(
       historicalIds(h.salts.secret, base, SITE, GB_IP, CHROME_UA).visitor_id,
     );

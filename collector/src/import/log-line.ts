@@ -19,6 +19,8 @@ export interface LogEntry {
   status: number;
   referrer: string;
   userAgent: string;
+  /** The virtual host, lower case without port, when the format logs one. */
+  host?: string;
 }
 
 const QUOTED = '"((?:[^"\\\\]|\\\\.)*)"';
@@ -48,6 +50,11 @@ export function parseLogTime(text: string): number {
   const month = MONTHS[m[2] as string];
   if (month === undefined) return Number.NaN;
   const utc = Date.UTC(Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+  // Date.UTC rolls 32/Oct over to 1/Nov and 24:00 to the next day: such a time is not one.
+  const d = new Date(utc);
+  if (d.getUTCDate() !== Number(m[1]) || d.getUTCHours() !== Number(m[4]) || Number(m[6]) > 59) {
+    return Number.NaN;
+  }
   const offset = (Number(m[8]) * 60 + Number(m[9])) * 60_000 * (m[7] === '-' ? -1 : 1);
   return utc - offset;
 }
@@ -56,7 +63,7 @@ export function parseLogTime(text: string): number {
  * Apache escapes `"` as `\"`; nginx writes `\x22` and any non-ASCII byte as `\xHH`. Working on the
  * bytes (latin1 maps each byte to one char) turns escaped UTF-8 sequences back into their characters.
  */
-function unescapeLog(text: string): string {
+export function unescapeLog(text: string): string {
   if (!text.includes('\\')) return text;
   const bytes = Buffer.from(text, 'utf8')
     .toString('latin1')
