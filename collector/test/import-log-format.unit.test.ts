@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type ImportStats, router } from '../src/import/import-logs.ts';
+import { type ImportStats, importLogs, router } from '../src/import/import-logs.ts';
 import { lineFormat, normalHost, parseAnyTime } from '../src/import/log-format.ts';
 import { formatSummary } from '../src/import/summary.ts';
 
@@ -272,5 +275,44 @@ describe('the summary', () => {
     expect(formatSummary({ ...stats, dryRun: true })).toMatch(
       /dry run \(nothing sent\)[\s\S]*page views found +9,000/,
     );
+  });
+});
+
+describe('reading a file (dry run: nothing is sent)', () => {
+  const dryRun = async (body: string, format: Parameters<typeof lineFormat>[0]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'stint-import-'));
+    const file = join(dir, 'access.log');
+    writeFileSync(file, body);
+    try {
+      return await importLogs({
+        file,
+        format: lineFormat(format),
+        routing: { site: 'x.test' },
+        token: '',
+        collector: 'http://127.0.0.1:1',
+        dryRun: true,
+      });
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  };
+
+  it('reads a file of one line (the first chunk is not lost before the reader is attached)', async () => {
+    const stats = await dryRun(`198.51.100.7 - - [${T}] "GET /a HTTP/1.1" 200 5 "-" "${UA}"\n`, {
+      format: 'combined',
+    });
+    expect(stats).toMatchObject({ lines: 1, pageViews: 1, perSite: { 'x.test': 1 } });
+  });
+
+  it('keeps common-format lines although they have no user agent; combined lines with "-" are scripts', async () => {
+    const common = await dryRun(
+      `198.51.100.7 - - [${T}] "GET /a HTTP/1.0" 200 5\n198.51.100.8 - - [${T}] "GET /b HTTP/1.0" 200 5\n`,
+      { format: 'common' },
+    );
+    expect(common).toMatchObject({ lines: 2, pageViews: 2, skipped: { bot: 0 } });
+    const combined = await dryRun(`198.51.100.7 - - [${T}] "GET /a HTTP/1.1" 200 5 "-" "-"\n`, {
+      format: 'combined',
+    });
+    expect(combined).toMatchObject({ lines: 1, pageViews: 0, skipped: { bot: 1 } });
   });
 });

@@ -151,13 +151,7 @@ export async function importLogs(opts: ImportOptions): Promise<ImportStats> {
     elapsedMs: 0,
   };
 
-  const raw = createReadStream(opts.file);
-  raw.on('data', (chunk) => {
-    stats.bytesRead += chunk.length;
-  });
   const gz = await isGzip(opts.file);
-  const input: Readable = gz ? raw.pipe(createGunzip()) : raw;
-  if (gz) raw.on('error', (err) => input.destroy(err));
 
   const endpoint = `${opts.collector.replace(/\/$/, '')}/api/import`;
   const post = async (site: string, events: ServerEvent[]): Promise<Response> => {
@@ -243,6 +237,14 @@ export async function importLogs(opts: ImportOptions): Promise<ImportStats> {
   const batches = new Map<string, Batcher>();
   const baseUrls = new Map<string, string>();
   let lastReport = Date.now();
+  // The byte counter puts the stream in flowing mode: readline must be attached in the same tick,
+  // or the first chunk (a whole small file) is emitted before anyone reads it.
+  const raw = createReadStream(opts.file);
+  raw.on('data', (chunk) => {
+    stats.bytesRead += chunk.length;
+  });
+  const input: Readable = gz ? raw.pipe(createGunzip()) : raw;
+  if (gz) raw.on('error', (err) => input.destroy(err));
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   for await (const line of lines) {
     stats.lines++;
@@ -253,7 +255,7 @@ export async function importLogs(opts: ImportOptions): Promise<ImportStats> {
       count(stats.unparsedBy, entry, stats.lines, line);
       continue;
     }
-    const verdict = classify(entry);
+    const verdict = classify(entry, { emptyUaIsBot: opts.format.hasUserAgent });
     if (verdict !== 'page') {
       stats.skipped[verdict]++;
       continue;

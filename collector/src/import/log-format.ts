@@ -24,6 +24,11 @@ export interface LineFormat {
   name: string;
   /** Whether lines carry a virtual host (needed by --host and --vhost-map). */
   hasHost: boolean;
+  /**
+   * Whether lines carry the user agent. When they do, an empty one is a script and skipped as a bot;
+   * formats without it (`common`) keep their lines (the visitor is then the address alone).
+   */
+  hasUserAgent: boolean;
   parse(line: string): LogEntry | ParseFailure;
 }
 
@@ -79,6 +84,7 @@ export function lineFormat(spec: FormatSpec): LineFormat {
     return {
       name,
       hasHost: false,
+      hasUserAgent: name === 'combined',
       parse: (line) => parseCombinedLine(line) ?? 'no_match',
     };
   }
@@ -201,6 +207,7 @@ export function formatString(format: string, name: string): LineFormat {
   return {
     name,
     hasHost: fields.includes('host'),
+    hasUserAgent: fields.includes('userAgent'),
     parse(line) {
       const m = regex.exec(line);
       if (!m) return 'no_match';
@@ -250,6 +257,7 @@ export function regexFormat(source: string): LineFormat {
   return {
     name: 'regex',
     hasHost: mapped.includes('host'),
+    hasUserAgent: mapped.includes('user_agent'),
     parse(line) {
       const groups = regex.exec(line)?.groups;
       if (!groups) return 'no_match';
@@ -330,6 +338,7 @@ export function jsonFormat(overrides: Record<string, string>): LineFormat {
   return {
     name: 'json',
     hasHost: paths.host.length > 0,
+    hasUserAgent: paths.userAgent.length > 0,
     parse(line) {
       let obj: unknown;
       try {

@@ -111,11 +111,11 @@ export function isStaticPath(path: string): boolean {
 export type Verdict = 'page' | 'not_get' | 'status' | 'static' | 'bot';
 
 /** Page views only: GET, 2xx/3xx, not an asset, not a bot (an empty user agent counts as one). */
-export function classify(entry: LogEntry): Verdict {
+export function classify(entry: LogEntry, opts: { emptyUaIsBot: boolean } = { emptyUaIsBot: true }): Verdict {
   if (entry.method !== 'GET') return 'not_get';
   if (entry.status < 200 || entry.status >= 400) return 'status';
   if (isStaticPath(pathOf(entry.target))) return 'static';
-  if (isBot(entry.userAgent)) return 'bot';
+  if (isBot(entry.userAgent, { emptyIsBot: opts.emptyUaIsBot })) return 'bot';
   return 'page';
 }
 
