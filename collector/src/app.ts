@@ -27,6 +27,7 @@ import { type CollectorMetrics, createMetrics } from './metrics.ts';
 import { type EnrichDeps, enrich, type IncomingEvent } from './pipeline.ts';
 import { LookupUnavailableError, type SiteExists } from './site-cache.ts';
 import { createSnippetCache, defaultSnippetBuilder, type SnippetBuilder } from './snippet.ts';
+import type { StoredEventIds } from './stored-events.ts';
 import {
   type ApiError,
   checkPageUrl,
@@ -66,6 +67,8 @@ export interface CollectorDeps {
   importSink?: EventSink;
   /** The site's lower bound on imported event times, in ms before now; null: none (the default). */
   importMaxAgeMs?: (site: string) => Promise<number | null>;
+  /** The ids of an import batch already stored (see stored-events.ts); default: none are. */
+  storedEventIds?: StoredEventIds;
   /** Is the site registered? (cached; see site-cache.ts) */
   siteExists: SiteExists;
   /** Is this bearer secret an ingest token of the site? */
@@ -400,8 +403,32 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
         emptyUserAgentIsBot: false,
       });
     }
-    const r = await publish(events, endpoint, endpoint === 'import' ? importSink : deps.sink);
-    return reply.code(202).send(r);
+    if (endpoint === 'batch') return reply.code(202).send(await publish(events, endpoint));
+    // An import sent again (a restarted or repeated run) carries the ids it had: those already stored
+    // are left out, so the sessionizer never sessionizes a visit it has let go of a second time.
+    const fresh = await withoutStored(batch.site, events);
+    const r = await publish(fresh, endpoint, importSink);
+    return reply.code(202).send({ ...r, already_stored: events.length - fresh.length });
+  };
+
+  const withoutStored = async (site: string, events: IncomingEvent[]): Promise<IncomingEvent[]> => {
+    const keyed: { event_id: string; ts: number }[] = [];
+    for (const e of events) if (e.event_id !== undefined) keyed.push({ event_id: e.event_id, ts: e.ts });
+    if (keyed.length === 0 || !deps.storedEventIds) return events;
+    let stored: Set<string>;
+    try {
+      stored = await deps.storedEventIds(site, keyed);
+    } catch (err) {
+      deps.logger?.warn({ err }, 'import: the lookup of stored events failed');
+      throw new HttpError({
+        status: 503,
+        error: 'clickhouse_unavailable',
+        message: 'cannot check which events are already stored; retry later',
+      });
+    }
+    if (stored.size === 0) return events;
+    metrics.dropped.inc({ reason: 'already_stored' }, stored.size);
+    return events.filter((e) => e.event_id === undefined || !stored.has(e.event_id));
   };
   app.post('/api/events', { bodyLimit: LIMITS.batchBodyBytes }, batchRoute('batch'));
   app.post('/api/import', { bodyLimit: LIMITS.batchBodyBytes }, batchRoute('import'));

@@ -129,7 +129,11 @@ export function register(program: Command): void {
         },
       });
       process.stdout.write(`${formatSummary(stats)}\n`);
-      if ((o.dryRun ? stats.pageViews : stats.sent) === 0) {
+      if (!o.dryRun && stats.sent === 0 && stats.alreadyStored > 0) {
+        process.stderr.write(
+          `stint: nothing new: all ${stats.alreadyStored} page views were imported before (a second run sends nothing)\n`,
+        );
+      } else if ((o.dryRun ? stats.pageViews : stats.sent) === 0) {
         process.stderr.write(
           `stint: ${o.dryRun ? 'no page views found' : 'nothing was sent'}: check --format and --site/--host (the summary above says why lines were skipped)\n`,
         );

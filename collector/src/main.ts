@@ -18,6 +18,7 @@ import { createUserAgentCache } from './enrich/user-agent.ts';
 import { createKafkaSink } from './kafka-sink.ts';
 import { createMetrics } from './metrics.ts';
 import { cachedLookup, cachedPredicate } from './site-cache.ts';
+import { clickhouseStoredEventIds } from './stored-events.ts';
 
 const flag = z
   .enum(['true', 'false', '1', '0', 'on', 'off'])
@@ -122,6 +123,7 @@ await runService(
         const days = (await siteOf(site))?.import_max_age_days ?? 0;
         return days > 0 ? days * 86_400_000 : null;
       },
+      storedEventIds: clickhouseStoredEventIds(clickhouse, database),
       authorizeIngest: cachedPredicate(
         async (token: string, site: string) =>
           (await verifyToken(clickhouse, database, token, { scope: 'ingest', site })) !== null,

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { insertRows, toDateTime } from '@stint/infra/clickhouse';
 import { addSite } from '@stint/infra/registry';
 import { waitFor } from '@stint/infra/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -258,7 +259,7 @@ describe('POST /api/events', () => {
     expect(refused.json()).toMatchObject({ error: 'ts_too_old', field: 'events.0.ts' });
     const res = await post('/api/import', [at(y2009, 1), at('1999-12-31T23:59:59Z', 2)]);
     expect(res.statusCode).toBe(202);
-    expect(res.json()).toEqual({ accepted: 2, dropped: 0 });
+    expect(res.json()).toEqual({ accepted: 2, dropped: 0, already_stored: 0 });
     const hits = await received(mark, 2);
     expect(hits.find((r) => r.event.event_id === `${mark}-1`)?.event).toMatchObject({
       ts: y2009,
@@ -287,6 +288,37 @@ describe('POST /api/events', () => {
     }
     // Nothing of a refused request was written.
     expect(await h.produced()).toBe(before);
+  });
+
+  it('POST /api/import leaves out the events already stored (a second run of an import)', async () => {
+    const mark = marker();
+    const ts = Date.UTC(2014, 6, 1, 9, 30, 0);
+    const at = (n: number) => ({
+      site: SITE,
+      name: 'pageview',
+      url: `https://example.com/${mark}/${n}`,
+      ts: ts + n * 1000,
+      ip: GB_IP,
+      user_agent: CHROME_UA,
+      event_id: `${mark}-${n}`,
+      props: { mark },
+    });
+    // Event 1 was stored by an earlier run (the sessionizer wrote it); 2 and 3 were not.
+    await insertRows(h.db.client, `${h.db.database}.events_raw`, [
+      { site_id: SITE, event_id: `${mark}-1`, ts: toDateTime(ts + 1000), ts_ms: ts + 1000 },
+    ]);
+    const before = await h.produced();
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/api/import',
+      headers: auth(),
+      payload: { site: SITE, events: [at(1), at(2), at(3)] },
+    });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ accepted: 2, dropped: 0, already_stored: 1 });
+    const hits = await received(mark, 2);
+    expect(hits.map((r) => r.event.event_id).sort()).toEqual([`${mark}-2`, `${mark}-3`]);
+    expect(await h.produced()).toBe(before + 2);
   });
 
   it('refuses a missing, malformed or foreign token with 401', async () => {

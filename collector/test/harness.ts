@@ -15,6 +15,7 @@ import { createMemorySaltStore, type SaltStore } from '../src/enrich/salt-store.
 import { createUserAgentCache } from '../src/enrich/user-agent.ts';
 import { createKafkaSink, type EventSink, type KafkaSinkOptions } from '../src/kafka-sink.ts';
 import type { SnippetBuilder } from '../src/snippet.ts';
+import { clickhouseStoredEventIds } from '../src/stored-events.ts';
 
 export const SITE = 'example.com';
 export const CHROME_UA =
@@ -78,6 +79,7 @@ export async function startHarness(
         const days = (await getSite(db.client, db.database, site))?.import_max_age_days ?? 0;
         return days > 0 ? days * 86_400_000 : null;
       },
+      storedEventIds: clickhouseStoredEventIds(db.client, db.database),
       authorizeIngest: async (t, site) =>
         (await verifyToken(db.client, db.database, t, { scope: 'ingest', site })) !== null,
       geo: geo as GeoLookup,

@@ -252,6 +252,7 @@ describe('the summary', () => {
       pageViews: 9_000,
       sent: 8_998,
       dropped: 0,
+      alreadyStored: 120,
       perSite: { 'a.com': 8_000, 'b.org': 998 },
       skipped: { not_get: 1, status: 2, static: 3_000, bot: 300, other_host: 0 },
       unparsed: 44,
@@ -268,6 +269,7 @@ describe('the summary', () => {
     };
     const text = formatSummary(stats);
     expect(text).toContain('page views sent    8,998 (a.com 8,000, b.org 998)');
+    expect(text).toContain('already imported   120 (stored by an earlier run: not sent again)');
     expect(text).toContain('skipped            3,303 (static 3,000, bot 300, status 2, not_get 1)');
     expect(text).toContain('no_match 44 (first: line 17: garbage)');
     expect(text).toContain('ts_too_old 2 (first: line 3: events.0.ts: older than the accepted 365 days)');

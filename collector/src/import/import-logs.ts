@@ -64,6 +64,8 @@ export interface ImportStats {
   sent: number;
   /** Accepted by the collector but dropped by its own filters (a bot its UA parser knows). */
   dropped: number;
+  /** Left out by the collector because they are stored already (an earlier run of the same lines). */
+  alreadyStored: number;
   perSite: Record<string, number>;
   skipped: Record<SkipReason, number>;
   unparsed: number;
@@ -140,6 +142,7 @@ export async function importLogs(opts: ImportOptions): Promise<ImportStats> {
     pageViews: 0,
     sent: 0,
     dropped: 0,
+    alreadyStored: 0,
     perSite: {},
     skipped: { not_get: 0, status: 0, static: 0, bot: 0, other_host: 0 },
     unparsed: 0,
@@ -183,6 +186,7 @@ export async function importLogs(opts: ImportOptions): Promise<ImportStats> {
       const body = (await res.json().catch(() => ({}))) as {
         accepted?: number;
         dropped?: number;
+        already_stored?: number;
         error?: string;
         field?: string;
         message?: string;
@@ -191,7 +195,8 @@ export async function importLogs(opts: ImportOptions): Promise<ImportStats> {
         const accepted = body.accepted ?? pending.length;
         stats.sent += accepted;
         stats.dropped += body.dropped ?? 0;
-        stats.perSite[site] = (stats.perSite[site] ?? 0) + accepted;
+        stats.alreadyStored += body.already_stored ?? 0;
+        if (accepted > 0) stats.perSite[site] = (stats.perSite[site] ?? 0) + accepted;
         return;
       }
       if ((res.status === 429 || res.status === 503) && attempt < 120) {

@@ -43,6 +43,9 @@ export function formatSummary(s: ImportStats): string {
   else {
     out.push(`  page views sent    ${n(s.sent)}${sites ? ` (${sites})` : ''}`);
     if (s.dropped > 0) out.push(`    of which the collector dropped ${n(s.dropped)} (bots it recognised)`);
+    out.push(
+      `  already imported   ${n(s.alreadyStored)}${s.alreadyStored ? ' (stored by an earlier run: not sent again)' : ''}`,
+    );
   }
   if (s.firstTs !== undefined && s.lastTs !== undefined) {
     out.push(`  times              ${day(s.firstTs)} … ${day(s.lastTs)} UTC`);
