@@ -16,6 +16,7 @@ const quick = values.quick;
 const BENCHES: Record<string, string[]> = {
   collector: ['bench/src/collector-bench.ts', '--seconds', quick ? '3' : '10'],
   sessionizer: ['bench/src/sessionizer-bench.ts', ...(quick ? ['--events', '50000'] : [])],
+  import: ['bench/src/import-bench.ts', ...(quick ? ['--lines', '50000'] : [])],
   api: ['bench/src/api-bench.ts', ...(quick ? ['--events', '1000000', '--runs', '5'] : ['--reuse'])],
 };
 const only = values.only?.split(',') ?? Object.keys(BENCHES);

@@ -64,6 +64,11 @@ const ASSETS = ['/static/app.css', '/static/app.js', '/img/logo.png', '/favicon.
 const REFERRERS = ['', 'https://www.google.com/', 'https://duckduckgo.com/', 'https://news.ycombinator.com/'];
 const MIN = 60_000;
 
+/** Address `n` (from 1): in 203.0.113.0/24 while it lasts, then in 10.0.0.0/8 (for the benchmark's visitors). */
+function ipv4(n: number): string {
+  return n < 255 ? `203.0.113.${n}` : `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+}
+
 export function generateHits(o: AccessLogOptions): Hit[] {
   const r = rng(o.seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(r() * list.length)] as T;
@@ -151,12 +156,7 @@ export function generateHits(o: AccessLogOptions): Hit[] {
     const site = o.sites[v % o.sites.length] as SiteHosts;
     // Visitors 0 and 2 of every 12 share an address (an office behind NAT: same site when there are
     // two) with different browsers; a few addresses are IPv6.
-    const ip =
-      v % 12 === 2
-        ? `203.0.113.${v - 1}`
-        : v % 17 === 5
-          ? `2001:db8::${v.toString(16)}`
-          : `203.0.113.${v + 1}`;
+    const ip = v % 12 === 2 ? ipv4(v - 1) : v % 17 === 5 ? `2001:db8::${v.toString(16)}` : ipv4(v + 1);
     const userAgent = o.withoutUserAgent ? '' : (BROWSERS[v % BROWSERS.length] as string);
     let ts = o.startMs + between(0, o.days * 86_400 - 1) * 1000;
     const visits = between(1, 4);
