@@ -1,5 +1,5 @@
 /**
- * bench/import: `npx tsx bench/src/import-bench.ts [--lines 1000000] [--only parse,e2e]`
+ * bench/import: `npx tsx bench/src/import-bench.ts [--lines 1000000] [--only parse,e2e] [--concurrency N]`
  *   A combined-format access log of --lines lines (a month of 2016 on one site: page views of real
  *   browsers, with their static assets, crawlers, POSTs, 404s and a host of no site, logged up to a
  *   minute out of order) written by the benchmark, then imported with the real CLI
@@ -28,9 +28,12 @@ const { values } = parseArgs({
   options: {
     lines: { type: 'string', default: '1000000' },
     only: { type: 'string', default: 'parse,e2e' },
+    /** Passed to the CLI (requests in flight); default: the CLI's own. */
+    concurrency: { type: 'string' },
   },
 });
 const LINES = Number(values.lines);
+const cliFlags = values.concurrency ? ['--concurrency', values.concurrency] : [];
 const parts = new Set(values.only.split(','));
 const SITE = 'import-bench.test';
 const say = (m: string) => process.stderr.write(`bench/import: ${m}\n`);
@@ -151,7 +154,7 @@ try {
       say('importing through collector → Kafka → sessionizer → ClickHouse…');
       loads.e2e = load();
       const t0 = performance.now();
-      const run = await importLogs([file, '--site', SITE, '--token', token], env);
+      const run = await importLogs([file, '--site', SITE, '--token', token, ...cliFlags], env);
       if (run.code !== 0) throw new Error(`the import failed (${run.code}):\n${run.stdout}${run.stderr}`);
       const sent = summaryNumber(run.stdout, 'page views sent');
       const counts = async () =>
@@ -197,7 +200,7 @@ try {
 
       say('second run of the same file (everything already imported)…');
       loads.again = load();
-      const again = await importLogs([file, '--site', SITE, '--token', token], env);
+      const again = await importLogs([file, '--site', SITE, '--token', token, ...cliFlags], env);
       if (again.code !== 0)
         throw new Error(`the second run failed (${again.code}):\n${again.stdout}${again.stderr}`);
       const skipped = summaryNumber(again.stdout, 'already imported');
