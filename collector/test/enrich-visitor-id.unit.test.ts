@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFileSaltStore, createMemorySaltStore } from '../src/enrich/salt-store.ts';
-import { historicalIds, liveIds, stablePartition, utcDay } from '../src/enrich/visitor-id.ts';
+import {
+  derivedSalt,
+  historicalIds,
+  liveIds,
+  stablePartition,
+  utcDay,
+  visitorIdFor,
+} from '../src/enrich/visitor-id.ts';
 
 const UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0';
 const at = (iso: string) => Date.parse(iso);
@@ -49,6 +56,24 @@ describe('cookieless visitor ids', () => {
     expect(
       historicalIds(Buffer.alloc(32, 2), at('2024-01-05T10:00:00Z'), 'example.com', '1.2.3.4', UA),
     ).not.toEqual(a);
+  });
+
+  it('gives the same historical ids from its per-day cache as from the salts themselves, over 200 days', () => {
+    const secret = Buffer.alloc(32, 3);
+    const direct = (ts: number) => {
+      const day = utcDay(ts);
+      const prev = utcDay(ts - 86_400_000);
+      return {
+        visitor_id: visitorIdFor(derivedSalt(secret, day), 'example.com', '1.2.3.4', UA),
+        prev_visitor_id: visitorIdFor(derivedSalt(secret, prev), 'example.com', '1.2.3.4', UA),
+      };
+    };
+    // Forwards, then back again (past the cache's size, so days are computed again after a clear).
+    const start = at('2015-12-30T23:59:59Z');
+    const times = Array.from({ length: 200 }, (_, i) => start + i * 86_400_000 + (i % 3) * 1000);
+    for (const ts of [...times, ...times.reverse()]) {
+      expect(historicalIds(secret, ts, 'example.com', '1.2.3.4', UA)).toEqual(direct(ts));
+    }
   });
 });
 

@@ -86,6 +86,30 @@ export function liveIds(
   };
 }
 
+/**
+ * The derived salts of a day and the day before, by day number: an import's events come day after day,
+ * so this spares two HMACs and two date formats per event (a quarter of the collector's CPU in an import).
+ * One cache per secret; it only ever holds salts anyone with the secret can recompute.
+ */
+const derivedByDay = new WeakMap<Buffer, Map<number, [Buffer, Buffer]>>();
+
+function derivedSalts(secret: Buffer, tsMs: number): [Buffer, Buffer] {
+  let bySecret = derivedByDay.get(secret);
+  if (bySecret === undefined) {
+    bySecret = new Map();
+    derivedByDay.set(secret, bySecret);
+  }
+  const n = Math.floor(tsMs / DAY_MS);
+  let pair = bySecret.get(n);
+  if (pair === undefined) {
+    if (bySecret.size >= 64) bySecret.clear();
+    const day = utcDay(n * DAY_MS);
+    pair = [derivedSalt(secret, day), derivedSalt(secret, previousDay(day))];
+    bySecret.set(n, pair);
+  }
+  return pair;
+}
+
 /** Ids for an event with its own historical time: deterministic for a given install secret. */
 export function historicalIds(
   secret: Buffer,
@@ -94,9 +118,9 @@ export function historicalIds(
   ip: string,
   ua: string,
 ): CookielessIds {
-  const day = utcDay(tsMs);
+  const [salt, prev] = derivedSalts(secret, tsMs);
   return {
-    visitor_id: visitorIdFor(derivedSalt(secret, day), site, ip, ua),
-    prev_visitor_id: visitorIdFor(derivedSalt(secret, previousDay(day)), site, ip, ua),
+    visitor_id: visitorIdFor(salt, site, ip, ua),
+    prev_visitor_id: visitorIdFor(prev, site, ip, ua),
   };
 }
