@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { buildCollector } from './app.ts';
 import { EVENTS_TOPIC, importsTopicFor } from './contract/event.ts';
 import { createGeoLookup, noGeo } from './enrich/geo.ts';
-import { createFileSaltStore } from './enrich/salt-store.ts';
+import { openSharedSaltStore } from './enrich/shared-salts.ts';
 import { createUserAgentCache } from './enrich/user-agent.ts';
 import { createKafkaSink } from './kafka-sink.ts';
 import { createMetrics } from './metrics.ts';
@@ -36,8 +36,13 @@ export const CollectorEnvSchema = z.object({
   /** Used only when the collector has to create the topics itself. */
   EVENTS_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   STINT_HOME: z.string().optional(),
-  /** Daily salts and the install secret; default <STINT_HOME>/collector/salts.json. */
+  /**
+   * Local cache of the shared daily salts and install secret (the salts themselves live in ClickHouse,
+   * shared by every collector); default <STINT_HOME>/collector/salts.json.
+   */
   COLLECTOR_SALT_FILE: z.string().optional(),
+  /** How often the shared salts are re-read (and tomorrow's proposed, old days deleted). */
+  COLLECTOR_SALT_REFRESH_MS: z.coerce.number().int().min(100).default(30_000),
   COLLECTOR_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   COLLECTOR_TRUST_PROXY: z.string().default('false'),
   /** POST /api/events only; imports are bounded by the site's own `import_max_age_days` (none by default). */
@@ -107,6 +112,13 @@ await runService(
     const database = env.CLICKHOUSE_DATABASE;
     const saltFile =
       env.COLLECTOR_SALT_FILE ?? join(env.STINT_HOME ?? stintHome(), 'collector', 'salts.json');
+    const salts = await openSharedSaltStore({
+      client: clickhouse,
+      database,
+      cacheFile: saltFile,
+      refreshMs: env.COLLECTOR_SALT_REFRESH_MS,
+      log,
+    });
     // One cached registry row per site answers both whether it exists and how far back it may import.
     const siteOf = cachedLookup(
       (site: string) => getSite(clickhouse, database, site),
@@ -131,7 +143,7 @@ await runService(
       ),
       geo: env.COLLECTOR_GEOIP ? createGeoLookup() : noGeo,
       userAgent: createUserAgentCache(),
-      salts: createFileSaltStore(saltFile),
+      salts,
       logger: log,
       config: {
         rateLimitPerMinute: env.COLLECTOR_RATE_LIMIT_PER_MINUTE,
@@ -154,7 +166,13 @@ await runService(
           name: 'kafka flush',
           run: () => Promise.all([sink.close(), importSink.close()]).then(() => undefined),
         },
-        { name: 'clickhouse', run: () => clickhouse.close() },
+        {
+          name: 'clickhouse',
+          run: () => {
+            salts.close();
+            return clickhouse.close();
+          },
+        },
       ],
     };
   },

@@ -1,9 +1,6 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createFileSaltStore, createMemorySaltStore } from '../src/enrich/salt-store.ts';
-import { historicalIds, liveIds, stablePartition, utcDay } from '../src/enrich/visitor-id.ts';
+import { createMemorySaltStore } from '../src/enrich/salt-store.ts';
+import { historicalIds, liveIds, stablePartition } from '../src/enrich/visitor-id.ts';
 
 const UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0';
 const at = (iso: string) => Date.parse(iso);
@@ -49,31 +46,5 @@ describe('cookieless visitor ids', () => {
     expect(
       historicalIds(Buffer.alloc(32, 2), at('2024-01-05T10:00:00Z'), 'example.com', '1.2.3.4', UA),
     ).not.toEqual(a);
-  });
-});
-
-describe('the salt file', () => {
-  it('survives a restart, rotates daily and deletes salts older than yesterday', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'stint-salts-')), 'collector', 'salts.json');
-    let now = at('2025-03-10T08:00:00Z');
-    const first = createFileSaltStore(path, () => now);
-    const day1 = first.saltFor(utcDay(now));
-    expect(day1).not.toBeNull();
-    expect(statSync(path).mode & 0o777).toBe(0o600);
-
-    const again = createFileSaltStore(path, () => now);
-    expect(again.saltFor(utcDay(now))?.equals(day1 as Buffer)).toBe(true);
-    expect(again.secret.equals(first.secret)).toBe(true);
-
-    now = at('2025-03-11T08:00:00Z');
-    expect(again.saltFor('2025-03-10')?.equals(day1 as Buffer)).toBe(true);
-    expect(again.days()).toEqual(['2025-03-10', '2025-03-11']);
-
-    now = at('2025-03-12T08:00:00Z');
-    again.saltFor('2025-03-12');
-    expect(again.days()).toEqual(['2025-03-11', '2025-03-12']);
-    expect(again.saltFor('2025-03-10')).toBeNull();
-    const onDisk = JSON.parse(readFileSync(path, 'utf8')) as { salts: Record<string, string> };
-    expect(Object.keys(onDisk.salts).sort()).toEqual(['2025-03-11', '2025-03-12']);
   });
 });
