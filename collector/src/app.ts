@@ -80,6 +80,8 @@ export interface CollectorDeps {
   logger?: FastifyBaseLogger;
   snippet?: SnippetBuilder;
   metrics?: CollectorMetrics;
+  /** What /metrics serves instead of `metrics.registry` (cluster workers: the aggregate of all). */
+  metricsText?: () => Promise<string>;
 }
 
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -456,7 +458,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
 
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
+    return deps.metricsText ? deps.metricsText() : metrics.registry.metrics();
   });
 
   return app;

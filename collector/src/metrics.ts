@@ -10,6 +10,7 @@ export interface CollectorMetrics {
   kafkaSend: Histogram<'outcome'>;
   kafkaBatch: Histogram;
   bufferDepth: Gauge;
+  processes: Gauge;
 }
 
 export function createMetrics(depth: () => number): CollectorMetrics {
@@ -60,6 +61,16 @@ export function createMetrics(depth: () => number): CollectorMetrics {
       registers: [registry],
       collect() {
         this.set(depth());
+      },
+    }),
+    // 1 per process; summed over the workers when /metrics aggregates a cluster (cluster.ts).
+    processes: new Gauge({
+      name: 'stint_collector_processes',
+      help: 'Collector processes whose metrics this scrape includes',
+      aggregator: 'sum',
+      registers: [registry],
+      collect() {
+        this.set(1);
       },
     }),
   };

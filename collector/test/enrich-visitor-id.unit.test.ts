@@ -1,8 +1,5 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createFileSaltStore, createMemorySaltStore } from '../src/enrich/salt-store.ts';
+import { createMemorySaltStore } from '../src/enrich/salt-store.ts';
 import {
   derivedSalt,
   historicalIds,
@@ -74,31 +71,5 @@ describe('cookieless visitor ids', () => {
     for (const ts of [...times, ...times.reverse()]) {
       expect(historicalIds(secret, ts, 'example.com', '1.2.3.4', UA)).toEqual(direct(ts));
     }
-  });
-});
-
-describe('the salt file', () => {
-  it('survives a restart, rotates daily and deletes salts older than yesterday', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'stint-salts-')), 'collector', 'salts.json');
-    let now = at('2025-03-10T08:00:00Z');
-    const first = createFileSaltStore(path, () => now);
-    const day1 = first.saltFor(utcDay(now));
-    expect(day1).not.toBeNull();
-    expect(statSync(path).mode & 0o777).toBe(0o600);
-
-    const again = createFileSaltStore(path, () => now);
-    expect(again.saltFor(utcDay(now))?.equals(day1 as Buffer)).toBe(true);
-    expect(again.secret.equals(first.secret)).toBe(true);
-
-    now = at('2025-03-11T08:00:00Z');
-    expect(again.saltFor('2025-03-10')?.equals(day1 as Buffer)).toBe(true);
-    expect(again.days()).toEqual(['2025-03-10', '2025-03-11']);
-
-    now = at('2025-03-12T08:00:00Z');
-    again.saltFor('2025-03-12');
-    expect(again.days()).toEqual(['2025-03-11', '2025-03-12']);
-    expect(again.saltFor('2025-03-10')).toBeNull();
-    const onDisk = JSON.parse(readFileSync(path, 'utf8')) as { salts: Record<string, string> };
-    expect(Object.keys(onDisk.salts).sort()).toEqual(['2025-03-11', '2025-03-12']);
   });
 });

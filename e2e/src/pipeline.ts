@@ -88,6 +88,10 @@ export interface Pipeline {
   sessionizers: Service[];
   /** Adds and starts another sessionizer instance in the same consumer group. */
   addSessionizer(): Promise<Service>;
+  /** Adds and starts another collector on a port of its own (same database and topic), `env` on top. */
+  addCollector(env?: Record<string, string>): Promise<Service>;
+  /** The collectors added by addCollector (besides `collector`). */
+  moreCollectors: Service[];
   logDir: string;
   /** The tail of every service's log, for a failing test's output. */
   logs(lines?: number): string;
@@ -243,7 +247,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     NODE_ENV: 'test',
   };
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
-  const make = async (kind: ServiceKind, name: string) =>
+  const make = async (kind: ServiceKind, name: string, extraEnv: Record<string, string> = {}) =>
     createService(
       kind,
       name,
@@ -259,6 +263,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
           ? { COLLECTOR_SALT_FILE: join(logDir, 'salts.json'), COLLECTOR_RATE_LIMIT_PER_MINUTE: '100000' }
           : {}),
         ...options.env?.[kind],
+        ...extraEnv,
       },
       join(logDir, `${name}.log`),
       readyTimeoutMs,
@@ -270,7 +275,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   for (let i = 0; i < (options.sessionizers ?? 1); i++)
     sessionizers.push(await make('sessionizer', `sessionizer-${i + 1}`));
 
-  const all = () => [collector, ...sessionizers, api];
+  const moreCollectors: Service[] = [];
+  const all = () => [collector, ...moreCollectors, ...sessionizers, api];
   const pipeline: Pipeline = {
     database,
     topic,
@@ -290,6 +296,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       sessionizers.push(s);
       await s.start();
       return s;
+    },
+    moreCollectors,
+    async addCollector(env = {}) {
+      const c = await make('collector', `collector-${moreCollectors.length + 2}`, env);
+      moreCollectors.push(c);
+      await c.start();
+      return c;
     },
     logs(lines = 30) {
       return all()

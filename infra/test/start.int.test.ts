@@ -1,7 +1,8 @@
 /**
- * `stint start --sessionizers 2` (what `npm start` runs, with two sessionizer processes): every
- * service comes up, the two sessionizers are the two members of one consumer group that share the
- * topic's partitions, and SIGTERM stops them all. Its own database, topic and group, and ports clear
+ * `stint start --sessionizers 2 --collectors 2` (what `npm start` runs, with two sessionizer and two
+ * collector processes): every service comes up, the two sessionizers are the two members of one
+ * consumer group that share the topic's partitions, the collector's /metrics counts both of its
+ * workers, and SIGTERM stops them all. Its own database, topic and group, and ports clear
  * of a developer's own `npm start`; skipped while one runs (the run file says so).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -32,11 +33,11 @@ afterAll(async () => {
 
 const ready = async (port: number) => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
 
-describe.skipIf(running)('stint start --sessionizers 2', () => {
+describe.skipIf(running)('stint start --sessionizers 2 --collectors 2', () => {
   it('runs every service, the two sessionizers share the partitions in one group, SIGTERM stops all', async () => {
     const child = spawn(
       process.execPath,
-      [`${REPO_ROOT}/infra/bin/stint.js`, 'start', '--sessionizers', '2'],
+      [`${REPO_ROOT}/infra/bin/stint.js`, 'start', '--sessionizers', '2', '--collectors', '2'],
       {
         cwd: REPO_ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -77,6 +78,16 @@ describe.skipIf(running)('stint start --sessionizers 2', () => {
       `http://127.0.0.1:${PORTS.sessionizer + 10}/metrics (2 instances, one consumer group)`,
     );
 
+    expect(stderr).toContain('2 processes on this port, /metrics aggregated');
+    // Both collector workers answer in the aggregate, whichever of them the scrape reaches.
+    await waitFor(
+      async () => {
+        const text = await (await fetch(`http://127.0.0.1:${PORTS.collector}/metrics`)).text();
+        return /^stint_collector_processes 2$/m.test(text);
+      },
+      { timeoutMs: 30_000, message: 'both collector workers in /metrics' },
+    );
+
     const admin = kafka.admin();
     await admin.connect();
     try {
@@ -102,7 +113,8 @@ describe.skipIf(running)('stint start --sessionizers 2', () => {
     expect(await exited).toBe(0);
     expect(stderr).toMatch(/sessionizer 1 stopped/);
     expect(stderr).toMatch(/sessionizer 2 stopped/);
-    for (const port of [PORTS.api, ...sessionizerPorts]) {
+    expect(stderr).toMatch(/collector stopped/);
+    for (const port of [PORTS.api, PORTS.collector, ...sessionizerPorts]) {
       await expect(fetch(`http://127.0.0.1:${port}/readyz`)).rejects.toThrow();
     }
   }, 180_000);

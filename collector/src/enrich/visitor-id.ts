@@ -2,8 +2,8 @@
  * Cookieless visitor ids.
  *
  * id = HMAC-SHA256(salt of the day, site | ip | user agent), truncated to 128 bits, base64url.
- * Salts are 32 random bytes per UTC day, created on first use, kept server-side (see salt-store.ts)
- * and deleted once older than yesterday, so after two days nobody, not even the operator, can link
+ * Salts are 32 random bytes per UTC day, shared by every collector of an install through ClickHouse
+ * (see shared-salts.ts) and deleted once older than yesterday, so after two days nobody, not even the operator, can link
  * an id back to an IP. Every event also carries the id under yesterday's salt (`prev_visitor_id`):
  * a visit that crosses midnight changes id, and the sessionizer links the two.
  *

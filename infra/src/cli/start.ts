@@ -39,14 +39,14 @@ export function sessionizerPort(i: number): number {
   return SERVICE_PORTS.sessionizer + 10 * i;
 }
 
-function urls(sessionizers = 1): string[] {
+function urls(sessionizers = 1, collectors = 1): string[] {
   const metrics = Array.from(
     { length: sessionizers },
     (_, i) => `http://127.0.0.1:${sessionizerPort(i)}/metrics`,
   );
   return [
     `dashboard + api  http://127.0.0.1:${SERVICE_PORTS.api}/  (OpenAPI at /docs)`,
-    `collector        http://127.0.0.1:${SERVICE_PORTS.collector}/  (snippet at /stint.js)`,
+    `collector        http://127.0.0.1:${SERVICE_PORTS.collector}/  (snippet at /stint.js${collectors > 1 ? `; ${collectors} processes on this port, /metrics aggregated` : ''})`,
     `sessionizer      ${metrics.join(', ')}${sessionizers > 1 ? ` (${sessionizers} instances, one consumer group)` : ''}`,
     `ClickHouse       ${process.env.CLICKHOUSE_URL || `http://127.0.0.1:${PORTS.clickhouseHttp}`}  (analyst views: stint.sessions, stint.events, stint.pageviews)`,
     `Kafka            ${process.env.KAFKA_BROKERS || `127.0.0.1:${PORTS.kafka}`}  (topic ${process.env.EVENTS_TOPIC || 'stint.events'})`,
@@ -54,15 +54,16 @@ function urls(sessionizers = 1): string[] {
 }
 
 /** The `stint start` running now for this STINT_HOME (from its run file), if any. */
-export function alreadyRunning(): { pid: number; sessionizers: number } | null {
+export function alreadyRunning(): { pid: number; sessionizers: number; collectors: number } | null {
   const file = runFile();
   if (!existsSync(file)) return null;
   try {
-    const { pid, sessionizers } = JSON.parse(readFileSync(file, 'utf8')) as {
+    const { pid, sessionizers, collectors } = JSON.parse(readFileSync(file, 'utf8')) as {
       pid: number;
       sessionizers?: number;
+      collectors?: number;
     };
-    return isAlive(pid) ? { pid, sessionizers: sessionizers ?? 1 } : null;
+    return isAlive(pid) ? { pid, sessionizers: sessionizers ?? 1, collectors: collectors ?? 1 } : null;
   } catch {
     return null;
   }
@@ -73,13 +74,18 @@ export interface StartOptions {
   demoRate: string;
   /** Sessionizer processes, members of one consumer group sharing the topic's partitions. */
   sessionizers: number;
+  /**
+   * Collector processes: node:cluster workers sharing the collector's port (collector/src/cluster.ts),
+   * salts shared through ClickHouse, /metrics aggregated, the rate limit split between them.
+   */
+  collectors: number;
 }
 
 export async function startAll(options: StartOptions): Promise<void> {
   const running = alreadyRunning();
   if (running) {
     process.stderr.write(
-      `stint is already running (pid ${running.pid}):\n${urls(running.sessionizers)
+      `stint is already running (pid ${running.pid}):\n${urls(running.sessionizers, running.collectors)
         .map((u) => `  ${u}`)
         .join('\n')}\n`,
     );
@@ -93,6 +99,7 @@ export async function startAll(options: StartOptions): Promise<void> {
       pid: process.pid,
       started: new Date().toISOString(),
       sessionizers: options.sessionizers,
+      collectors: options.collectors,
     }),
   );
 
@@ -120,13 +127,14 @@ export async function startAll(options: StartOptions): Promise<void> {
           SESSIONIZER_PORT: String(sessionizerPort(i)),
           SESSIONIZER_METRICS_PORT: String(sessionizerPort(i)),
           COLLECTOR_URL: `http://127.0.0.1:${SERVICE_PORTS.collector}`,
+          ...(s.name === 'collector' ? { COLLECTOR_PROCESSES: String(options.collectors) } : {}),
         },
       });
       children.push({ name: copies > 1 ? `${s.name} ${i + 1}` : s.name, child });
     }
   }
   process.stderr.write(
-    `\nStint is running (Ctrl-C stops it):\n${urls(options.sessionizers)
+    `\nStint is running (Ctrl-C stops it):\n${urls(options.sessionizers, options.collectors)
       .map((u) => `  ${u}`)
       .join('\n')}\n\n`,
   );
@@ -190,11 +198,20 @@ export function registerStartCommand(program: Command): void {
       "sessionizer processes sharing the work (one per core is the fastest; each holds its partitions' sessions)",
       process.env.STINT_SESSIONIZERS || '1',
     )
-    .action((o: { demo: boolean; demoRate: string; sessionizers: string }) => {
+    .option(
+      '--collectors <n>',
+      'collector processes on one port (node:cluster workers; salts shared, /metrics aggregated, the rate limit split between them)',
+      process.env.STINT_COLLECTORS || '1',
+    )
+    .action((o: { demo: boolean; demoRate: string; sessionizers: string; collectors: string }) => {
       const sessionizers = Number(o.sessionizers);
       if (!Number.isInteger(sessionizers) || sessionizers < 1 || sessionizers > 16) {
         throw new Error(`--sessionizers: a whole number from 1 to 16, not ${o.sessionizers}`);
       }
-      return startAll({ demo: o.demo, demoRate: o.demoRate, sessionizers });
+      const collectors = Number(o.collectors);
+      if (!Number.isInteger(collectors) || collectors < 1 || collectors > 16) {
+        throw new Error(`--collectors: a whole number from 1 to 16, not ${o.collectors}`);
+      }
+      return startAll({ demo: o.demo, demoRate: o.demoRate, sessionizers, collectors });
     });
 }

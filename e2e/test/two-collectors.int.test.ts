@@ -1,0 +1,191 @@
+/**
+ * Two collectors, separate processes with separate data directories, started at the same moment in
+ * front of one cookieless site: a visitor whose requests alternate between them keeps one visitor
+ * id and one session, because both take the day's salt from the shared store in ClickHouse.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { queryRows, sql } from '@stint/infra/clickhouse';
+import { waitFor } from '@stint/infra/testing';
+import { afterAll, beforeAll, expect, onTestFailed, test } from 'vitest';
+import { type Pipeline, type Service, startPipeline } from '../src/pipeline.ts';
+
+const SITE = 'two-collectors.test';
+const UA =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
+const OTHER_UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0';
+
+let pipeline: Pipeline;
+let second: Service;
+let secondHome: string;
+
+beforeAll(async () => {
+  pipeline = await startPipeline({
+    label: 'two_collectors',
+    sites: [{ site_id: SITE, gap_s: 1800 }],
+    partitions: 3,
+    api: false,
+    collector: false,
+  });
+  secondHome = mkdtempSync(join(tmpdir(), 'stint-collector-2-'));
+  // Both start at once on a database without salts: they race to create the day's salt.
+  [, second] = await Promise.all([
+    pipeline.collector.start(),
+    pipeline.addCollector({ STINT_HOME: secondHome, COLLECTOR_SALT_FILE: join(secondHome, 'salts.json') }),
+  ]);
+});
+
+afterAll(async () => {
+  await pipeline?.close();
+});
+
+async function pageview(collector: Service, path: string, ua = UA): Promise<void> {
+  const res = await fetch(`${collector.url}/api/event`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': ua },
+    body: JSON.stringify({ site: SITE, name: 'pageview', url: `https://${SITE}${path}` }),
+  });
+  expect(res.status).toBe(202);
+}
+
+test('a cookieless visitor alternating between two collectors has one visitor id and one session', async () => {
+  onTestFailed(() => {
+    process.stderr.write(pipeline.logs(40));
+  });
+  const collectors = [pipeline.collector, second];
+  for (let i = 0; i < 6; i++) await pageview(collectors[i % 2] as Service, `/page-${i}`);
+  // Another browser on the same address: another visitor (the ids are not one constant).
+  await pageview(second, '/other', OTHER_UA);
+
+  const rows = await waitFor(
+    async () => {
+      const r = await queryRows<{ visitor_id: string; session_id: string; path: string }>(
+        pipeline.client,
+        sql`SELECT visitor_id, session_id, path FROM events WHERE site_id = ${SITE} ORDER BY ts, path`,
+      );
+      return r.length >= 7 ? r : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 500, message: 'the 7 events in ClickHouse' },
+  );
+  const visit = rows.filter((r) => r.path.startsWith('/page-'));
+  expect(visit).toHaveLength(6);
+  expect(new Set(visit.map((r) => r.visitor_id)).size).toBe(1);
+  expect(new Set(visit.map((r) => r.session_id)).size).toBe(1);
+  const other = rows.find((r) => r.path === '/other');
+  expect(other?.visitor_id).not.toBe(visit[0]?.visitor_id);
+
+  const sessions = await waitFor(
+    async () => {
+      const r = await queryRows<{ session_id: string; pageviews: string }>(
+        pipeline.client,
+        sql`SELECT session_id, pageviews FROM sessions
+            WHERE site_id = ${SITE} AND visitor_id = ${visit[0]?.visitor_id ?? ''}`,
+      );
+      return r.length > 0 && Number(r[0]?.pageviews) === 6 ? r : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 500, message: 'one session of 6 page views' },
+  );
+  expect(sessions).toHaveLength(1);
+
+  // Each collector keeps its own cache file, in its own data directory, with the same salt.
+  const today = new Date().toISOString().slice(0, 10);
+  const first = JSON.parse(readFileSync(join(pipeline.logDir, 'salts.json'), 'utf8'));
+  const other2 = JSON.parse(readFileSync(join(secondHome, 'salts.json'), 'utf8'));
+  expect(first.salts[today]).toMatch(/^[0-9a-f]{64}$/);
+  expect(other2.salts[today]).toBe(first.salts[today]);
+  expect(other2.secret).toBe(first.secret);
+});
+
+/** A request on a connection of its own, so node:cluster hands it to the next worker. */
+function fresh(
+  url: string,
+  init: { method: string; body?: string; ua?: string },
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: init.method,
+        agent: false,
+        headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': init.ua ?? UA },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => {
+          text += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.once('error', reject);
+    req.end(init.body);
+  });
+}
+
+const metric = (text: string, name: string) => {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line === undefined ? null : Number(line.slice(line.lastIndexOf(' ') + 1));
+};
+
+test('COLLECTOR_PROCESSES=2: two workers on one port, same salts, /metrics aggregated over both', async () => {
+  onTestFailed(() => {
+    process.stderr.write(pipeline.logs(40));
+  });
+  const home = mkdtempSync(join(tmpdir(), 'stint-collector-cluster-'));
+  const clustered = await pipeline.addCollector({
+    COLLECTOR_PROCESSES: '2',
+    STINT_HOME: home,
+    COLLECTOR_SALT_FILE: join(home, 'salts.json'),
+  });
+  // /readyz answers as soon as one worker listens; wait for both to be in the aggregate.
+  await waitFor(
+    async () =>
+      metric(
+        (await fresh(`${clustered.url}/metrics`, { method: 'GET' })).text,
+        'stint_collector_processes',
+      ) === 2,
+    { timeoutMs: 60_000, intervalMs: 300, message: 'both workers in /metrics' },
+  );
+  const sent = 20;
+  for (let i = 0; i < sent; i++) {
+    const res = await fresh(`${clustered.url}/api/event`, {
+      method: 'POST',
+      body: JSON.stringify({ site: SITE, name: 'pageview', url: `https://${SITE}/cluster-${i}` }),
+    });
+    expect(res.status).toBe(202);
+  }
+  // Every scrape, whichever worker it reaches, counts the events of both.
+  for (let i = 0; i < 6; i++) {
+    const text = (await fresh(`${clustered.url}/metrics`, { method: 'GET' })).text;
+    expect(metric(text, 'stint_collector_processes')).toBe(2);
+    expect(metric(text, 'stint_collector_events_accepted_total{endpoint="event"}')).toBe(sent);
+  }
+  const log = readFileSync(join(pipeline.logDir, `${clustered.name}.log`), 'utf8');
+  expect(log).toContain('collector worker 0 listening');
+  expect(log).toContain('collector worker 1 listening');
+
+  // Both workers hash the same visitor with the same shared salt as the other two collectors.
+  const ids = await waitFor(
+    async () => {
+      const r = await queryRows<{ visitor_id: string }>(
+        pipeline.client,
+        sql`SELECT DISTINCT visitor_id FROM events WHERE site_id = ${SITE} AND path LIKE '/cluster-%'`,
+      );
+      const n = await queryRows<{ n: string }>(
+        pipeline.client,
+        sql`SELECT count() AS n FROM events WHERE site_id = ${SITE} AND path LIKE '/cluster-%'`,
+      );
+      return Number(n[0]?.n) === sent ? r : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 500, message: "the cluster's events in ClickHouse" },
+  );
+  const visit = await queryRows<{ visitor_id: string }>(
+    pipeline.client,
+    sql`SELECT DISTINCT visitor_id FROM events WHERE site_id = ${SITE} AND path LIKE '/page-%'`,
+  );
+  expect(ids).toHaveLength(1);
+  expect(ids[0]?.visitor_id).toBe(visit[0]?.visitor_id);
+});
