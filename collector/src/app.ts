@@ -22,7 +22,13 @@ import { BrowserEventSchema, LIMITS, PAGEVIEW, ServerBatchSchema } from './contr
 import type { GeoLookup } from './enrich/geo.ts';
 import type { SaltStore } from './enrich/salt-store.ts';
 import type { UserAgentInfo } from './enrich/user-agent.ts';
-import { type EventSink, SinkClosedError, SinkFullError, type SinkMessage } from './kafka-sink.ts';
+import {
+  type EventSink,
+  SinkClosedError,
+  SinkFullError,
+  type SinkMessage,
+  SinkUnavailableError,
+} from './kafka-sink.ts';
 import { type CollectorMetrics, createMetrics } from './metrics.ts';
 import { type EnrichDeps, enrich, type IncomingEvent } from './pipeline.ts';
 import { LookupUnavailableError, type SiteExists } from './site-cache.ts';
@@ -255,6 +261,14 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
       }
       if (err instanceof SinkClosedError) {
         throw new HttpError({ status: 503, error: 'shutting_down', message: err.message });
+      }
+      if (err instanceof SinkUnavailableError && err.reason === 'not_enough_replicas') {
+        throw new HttpError({
+          status: 503,
+          error: 'kafka_not_enough_replicas',
+          message:
+            'events could not be stored durably: Kafka has fewer in-sync replicas than min.insync.replicas (brokers down); retry later',
+        });
       }
       throw new HttpError({
         status: 503,

@@ -25,6 +25,7 @@
  * more CPU per event; 3 lanes for 6 partitions did best (6 lanes was worst in every round).
  */
 import { type Kafka, Partitioners, type Producer } from 'kafkajs';
+import { type KafkaFailure, kafkaFailure } from './kafka-errors.ts';
 
 export interface SinkMessage {
   key: string;
@@ -51,7 +52,15 @@ export class SinkFullError extends Error {
     super('event buffer is full');
   }
 }
-export class SinkUnavailableError extends Error {}
+export class SinkUnavailableError extends Error {
+  /** `not_enough_replicas`: Kafka is up but has fewer in-sync replicas than min.insync.replicas. */
+  constructor(
+    message: string,
+    readonly reason: KafkaFailure = 'unavailable',
+  ) {
+    super(message);
+  }
+}
 export class SinkClosedError extends Error {
   constructor() {
     super('collector is shutting down');
@@ -309,7 +318,13 @@ export function createKafkaSink(options: KafkaSinkOptions): EventSink {
         observer?.sent?.((performance.now() - started) / 1000, n, false);
         observer?.error?.(err);
         this.drop();
-        const failure = new SinkUnavailableError(`Kafka unavailable: ${(err as Error).message}`);
+        const reason = kafkaFailure(err);
+        const failure = new SinkUnavailableError(
+          reason === 'not_enough_replicas'
+            ? `Kafka has fewer in-sync replicas than min.insync.replicas: ${(err as Error).message}`
+            : `Kafka unavailable: ${(err as Error).message}`,
+          reason,
+        );
         for (const e of batch) e.reject(failure);
       } finally {
         clearTimeout(timeout);

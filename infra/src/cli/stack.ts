@@ -4,6 +4,7 @@ import { createClickHouse } from '../clickhouse/client.ts';
 import { migrate } from '../clickhouse/migrate.ts';
 import {
   clickhouseVersion,
+  clusterReplication,
   kafkaVersion,
   PORTS,
   stackDown,
@@ -11,20 +12,34 @@ import {
   stackStatus,
   stackUp,
   stintHome,
+  type UpResult,
 } from '../stack/index.ts';
 
 const say = (m: string) => process.stderr.write(`stint: ${m}\n`);
 
-export async function upAndMigrate(): Promise<void> {
-  const r = await stackUp(say);
+export async function upAndMigrate(options: { kafkaBrokers?: string } = {}): Promise<UpResult> {
+  const r = await up(options);
+  await runMigrations();
+  return r;
+}
+
+function kafkaLine(r: UpResult): string {
+  if (r.kafka === 'external') return `Kafka external (${process.env.KAFKA_BROKERS})`;
+  if (r.kafkaBrokers === 1) return `Kafka ${kafkaVersion()} ${r.kafka} on 127.0.0.1:${PORTS.kafka}`;
+  const { replicationFactor, minInsync } = clusterReplication(r.kafkaBrokers);
+  return `Kafka ${kafkaVersion()} cluster ${r.kafka}: ${r.kafkaBrokers} brokers ${r.kafkaBootstrap} + controller 127.0.0.1:${PORTS.kafkaController} (topics: replication factor ${replicationFactor}, min.insync.replicas ${minInsync}; KAFKA_BROKERS=${r.kafkaBootstrap})`;
+}
+
+async function up(options: { kafkaBrokers?: string }): Promise<UpResult> {
+  const r = await stackUp(say, options);
   say(
-    `Kafka ${r.kafka === 'external' ? `external (${process.env.KAFKA_BROKERS})` : `${kafkaVersion()} ${r.kafka} on 127.0.0.1:${PORTS.kafka}`}; ClickHouse ${
+    `${kafkaLine(r)}; ClickHouse ${
       r.clickhouse === 'external'
         ? 'external'
         : `${await clickhouseVersion()} ${r.clickhouse} on http://127.0.0.1:${PORTS.clickhouseHttp}`
     } (${(r.ms / 1000).toFixed(1)} s)`,
   );
-  await runMigrations();
+  return r;
 }
 
 export async function runMigrations(database = process.env.CLICKHOUSE_DATABASE || 'stint'): Promise<void> {
@@ -45,13 +60,20 @@ export function registerStackCommands(program: Command): void {
     .command('up')
     .description('start Kafka and ClickHouse if they are not running, wait until ready, run migrations')
     .option('--no-migrate', 'do not run migrations')
-    .action(async (opts: { migrate: boolean }) => {
-      if (opts.migrate) await upAndMigrate();
-      else await stackUp(say);
+    .option(
+      '--kafka-brokers <n>',
+      'local Kafka brokers: 1 = the single node (default), 2-9 = a KRaft cluster (one controller + n brokers); env STINT_KAFKA_BROKER_COUNT',
+    )
+    .action(async (opts: { migrate: boolean; kafkaBrokers?: string }) => {
+      const options = opts.kafkaBrokers === undefined ? {} : { kafkaBrokers: opts.kafkaBrokers };
+      if (opts.migrate) await upAndMigrate(options);
+      else await up(options);
     });
   stack
     .command('down')
-    .description('stop Kafka and ClickHouse (data is kept)')
+    .description(
+      'stop Kafka (the single node or every node of the local cluster) and ClickHouse (data is kept)',
+    )
     .action(async () => {
       const r = await stackDown();
       say(

@@ -91,7 +91,9 @@ export async function startAll(options: StartOptions): Promise<void> {
     );
     return;
   }
-  await upAndMigrate();
+  const stack = await upAndMigrate();
+  // The services (children) get every broker of a local cluster, so one starts even while broker 1 is down.
+  if (stack.kafka !== 'external' && stack.kafkaBrokers > 1) process.env.KAFKA_BROKERS = stack.kafkaBootstrap;
   mkdirSync(`${stintHome()}/run`, { recursive: true });
   writeFileSync(
     runFile(),

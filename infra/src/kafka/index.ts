@@ -2,9 +2,23 @@
  * The Kafka seam. kafkajs is unmaintained upstream; everything else goes through these few functions
  * so a later switch of client stays cheap.
  */
-import { Kafka, type Kafka as KafkaClient, type KafkaConfig, logLevel } from 'kafkajs';
+import { type Admin, Kafka, type Kafka as KafkaClient, type KafkaConfig, logLevel } from 'kafkajs';
+import {
+  type ClusterFacts,
+  type ReplicationSettings,
+  replicationFromEnv,
+  topicReplication,
+} from './replication.ts';
 
 export type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+export {
+  type ClusterFacts,
+  defaultReplication,
+  type ReplicationSettings,
+  replicationFromEnv,
+  type TopicReplication,
+  topicReplication,
+} from './replication.ts';
 
 export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:19092';
 
@@ -60,6 +74,42 @@ export function createKafka(options: KafkaOptions): KafkaClient {
   return new Kafka(config);
 }
 
+/** kafkajs' ConfigResourceTypes.BROKER (not importable by name from its CommonJS build under ESM). */
+const BROKER_RESOURCE = 4;
+
+/** Live brokers and the brokers' replication defaults (1 and 1 when the configs cannot be read). */
+async function clusterFacts(admin: Admin): Promise<ClusterFacts> {
+  const { brokers } = await admin.describeCluster();
+  const facts: ClusterFacts = {
+    liveBrokers: brokers.length,
+    defaultReplicationFactor: 1,
+    defaultMinInsync: 1,
+  };
+  const first = brokers[0];
+  if (first === undefined) return facts;
+  try {
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [
+        {
+          type: BROKER_RESOURCE,
+          name: String(first.nodeId),
+          configNames: ['default.replication.factor', 'min.insync.replicas'],
+        },
+      ],
+    });
+    for (const entry of resources[0]?.configEntries ?? []) {
+      const value = Number(entry.configValue);
+      if (!Number.isInteger(value) || value < 1) continue;
+      if (entry.configName === 'default.replication.factor') facts.defaultReplicationFactor = value;
+      if (entry.configName === 'min.insync.replicas') facts.defaultMinInsync = value;
+    }
+  } catch {
+    // Not allowed to read broker configs (an external cluster's ACLs): the defaults above.
+  }
+  return facts;
+}
+
 /**
  * Creates the topic when missing (idempotent) and waits until every partition has a leader (`partitions`
  * applies to a topic created here; an existing topic keeps its own count). kafkajs' own
@@ -71,6 +121,7 @@ export async function ensureTopic(
   topic: string,
   partitions: number,
   timeoutMs = 30_000,
+  replication: ReplicationSettings = replicationFromEnv(),
 ): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
@@ -78,9 +129,22 @@ export async function ensureTopic(
     const existing = await admin.listTopics();
     const created = !existing.includes(topic);
     if (created) {
+      // Replicated by the live broker count (see replication.ts): one broker, one replica, as always.
+      const { replicationFactor, configEntries } = topicReplication(
+        topic,
+        await clusterFacts(admin),
+        replication,
+      );
       await admin.createTopics({
         waitForLeaders: false,
-        topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+        topics: [
+          {
+            topic,
+            numPartitions: partitions,
+            replicationFactor,
+            ...(configEntries.length > 0 ? { configEntries } : {}),
+          },
+        ],
       });
     }
     const expected = created ? partitions : 1;

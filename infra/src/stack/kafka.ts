@@ -28,7 +28,7 @@ export function kafkaVersion(): string {
   return /<kafka\.version>([^<]+)</.exec(readFileSync(POM, 'utf8'))?.[1] ?? 'unknown';
 }
 
-function javaCommand(): string {
+export function javaCommand(): string {
   if (process.env.JAVA_HOME) return `${process.env.JAVA_HOME}/bin/java`;
   const java = which('java');
   if (!java)
@@ -97,8 +97,13 @@ function writeConfig(): void {
       '',
     ].join('\n'),
   );
+  writeLog4j(p.log4j);
+}
+
+/** Warnings and up, plus the line that says the server started. */
+export function writeLog4j(file: string): void {
   writeFileSync(
-    p.log4j,
+    file,
     [
       'status = warn',
       'appender.out.type = Console',
@@ -120,12 +125,20 @@ function writeConfig(): void {
 
 function javaArgs(mainClass: string, args: string[]): string[] {
   const p = kafkaPaths();
+  return kafkaJavaArgs(mainClass, args, { log4j: p.log4j, heap: ['-Xms256m', '-Xmx768m'] });
+}
+
+export function kafkaJavaArgs(
+  mainClass: string,
+  args: string[],
+  o: { log4j: string; heap: string[] },
+): string[] {
+  const p = kafkaPaths();
   return [
-    '-Xms256m',
-    '-Xmx768m',
+    ...o.heap,
     '-XX:+UseG1GC',
     '-Djava.awt.headless=true',
-    `-Dlog4j2.configurationFile=${p.log4j}`,
+    `-Dlog4j2.configurationFile=${o.log4j}`,
     '-cp',
     `${p.libs}/*`,
     mainClass,

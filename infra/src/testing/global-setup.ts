@@ -15,8 +15,13 @@ export default async function setup(): Promise<void> {
   } catch {
     chOk = false;
   }
-  const [host, port] = (kafkaBrokers()[0] ?? '').split(':');
-  const kafkaOk = await portOpen(Number(port), host);
+  // A cluster (KAFKA_BROKERS=a:1,b:2,...) is reachable when any of its brokers is.
+  const brokers = kafkaBrokers().map((b) => {
+    const i = b.lastIndexOf(':');
+    return { host: b.slice(0, i), port: Number(b.slice(i + 1)) };
+  });
+  const kafkaOk = (await Promise.all(brokers.map((b) => portOpen(b.port, b.host)))).some(Boolean);
+  const { host, port } = brokers[0] ?? { host: '', port: 0 };
   const missing = [
     chOk ? '' : `ClickHouse at ${new URL(ch).host}`,
     kafkaOk ? '' : `Kafka at ${host}:${port}`,
