@@ -13,15 +13,14 @@
  * The machine is shared: every process (CLI, collector, sessionizer, Kafka, ClickHouse) runs on the same
  * cores, and each figure is printed with the load average at the time.
  */
-import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { combinedLine, generateHits, loggedOrder } from '@stint/e2e/access-logs';
+import { runImportLogs } from '@stint/e2e/import-cli';
 import { startPipeline } from '@stint/e2e/pipeline';
 import { queryRows, sql } from '@stint/infra/clickhouse';
-import { REPO_ROOT } from '@stint/infra/stack';
 import { type Figure, round, writeResult } from './results.ts';
 
 const { values } = parseArgs({
@@ -40,34 +39,6 @@ const say = (m: string) => process.stderr.write(`bench/import: ${m}\n`);
 const load = () => round(loadavg()[0] ?? 0, 2);
 const figures: Figure[] = [];
 const loads: Record<string, number> = {};
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-}
-
-function importLogs(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`${REPO_ROOT}/infra/bin/stint.js`, 'import-logs', ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr, seconds: (performance.now() - t0) / 1000 }));
-  });
-}
 
 /** The leading number of a summary line, e.g. `page views sent    612,340 (…)` → 612340. */
 function summaryNumber(out: string, label: string): number {
@@ -128,7 +99,7 @@ try {
   if (parts.has('parse')) {
     say('dry run (parse and classify)…');
     loads.parse = load();
-    const dry = await importLogs([file, '--site', SITE, '--dry-run']);
+    const dry = await runImportLogs([file, '--site', SITE, '--dry-run']);
     if (dry.code !== 0) throw new Error(`the dry run failed (${dry.code}):\n${dry.stdout}${dry.stderr}`);
     const found = summaryNumber(dry.stdout, 'page views found');
     if (found !== log.pageViews)
@@ -154,7 +125,7 @@ try {
       say('importing through collector → Kafka → sessionizer → ClickHouse…');
       loads.e2e = load();
       const t0 = performance.now();
-      const run = await importLogs([file, '--site', SITE, '--token', token, ...cliFlags], env);
+      const run = await runImportLogs([file, '--site', SITE, '--token', token, ...cliFlags], env);
       if (run.code !== 0) throw new Error(`the import failed (${run.code}):\n${run.stdout}${run.stderr}`);
       const sent = summaryNumber(run.stdout, 'page views sent');
       const counts = async () =>
@@ -200,7 +171,7 @@ try {
 
       say('second run of the same file (everything already imported)…');
       loads.again = load();
-      const again = await importLogs([file, '--site', SITE, '--token', token, ...cliFlags], env);
+      const again = await runImportLogs([file, '--site', SITE, '--token', token, ...cliFlags], env);
       if (again.code !== 0)
         throw new Error(`the second run failed (${again.code}):\n${again.stdout}${again.stderr}`);
       const skipped = summaryNumber(again.stdout, 'already imported');

@@ -102,50 +102,27 @@ export function generateHits(o: AccessLogOptions): Hit[] {
         site: site.site,
       });
       previous = `https://${host}${path}`;
+      // A request the import must skip, by the same visitor, after the page.
+      const skipped = (at: number, method: Hit['method'], p: string, status: number, skip: SkipReason) =>
+        hits.push({
+          host,
+          ip,
+          userAgent,
+          ts: at,
+          method,
+          path: p,
+          status,
+          referrer: previous,
+          site: null,
+          skip,
+        });
       // The page's assets, logged in the same second as the page or the next.
       if (r() < 0.5) {
         const asset = pick(ASSETS);
-        hits.push({
-          host,
-          ip,
-          userAgent,
-          ts: ts + between(0, 1) * 1000,
-          method: 'GET',
-          path: asset,
-          status: 200,
-          referrer: previous,
-          site: null,
-          skip: 'static',
-        });
+        skipped(ts + between(0, 1) * 1000, 'GET', asset, 200, 'static');
       }
-      if (r() < 0.05) {
-        hits.push({
-          host,
-          ip,
-          userAgent,
-          ts: ts + 1000,
-          method: 'POST',
-          path: '/contact',
-          status: 200,
-          referrer: previous,
-          site: null,
-          skip: 'not_get',
-        });
-      }
-      if (r() < 0.05) {
-        hits.push({
-          host,
-          ip,
-          userAgent,
-          ts: ts + 1000,
-          method: 'GET',
-          path: '/old-page',
-          status: 404,
-          referrer: previous,
-          site: null,
-          skip: 'status',
-        });
-      }
+      if (r() < 0.05) skipped(ts + 1000, 'POST', '/contact', 200, 'not_get');
+      if (r() < 0.05) skipped(ts + 1000, 'GET', '/old-page', 404, 'status');
     }
     return ts;
   };

@@ -6,7 +6,6 @@
  * The sessions in `stint.sessions` must equal a plain reference sessionization of the generated page
  * views (gap 30 min) for every session, and importing every file again must change nothing.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +25,8 @@ import {
   pageViewLedger,
   vhostCombinedLine,
 } from '../src/access-logs.ts';
-import { type Pipeline, REPO_ROOT, startPipeline } from '../src/pipeline.ts';
+import { type ImportRun, runImportLogs } from '../src/import-cli.ts';
+import { type Pipeline, startPipeline } from '../src/pipeline.ts';
 import { referenceSessions } from '../src/reference.ts';
 
 const GAP_S = 1800;
@@ -54,31 +54,10 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = ImportRun;
 
-function importLogs(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`${REPO_ROOT}/infra/bin/stint.js`, 'import-logs', ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, COLLECTOR_URL: pipeline.collector.url, STINT_INGEST_TOKEN: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const importLogs = (args: string[]) =>
+  runImportLogs(args, { COLLECTOR_URL: pipeline.collector.url, STINT_INGEST_TOKEN: '' });
 
 /** `  label   value` from the summary. */
 function summaryLine(out: string, label: string): string {
