@@ -1,4 +1,8 @@
 import { defineConfig } from 'vitest/config';
+import { DEFAULT_CLUSTER_NAME, layoutFor } from './infra/src/stack/index.ts';
+
+/** The local clusters of `npm run test:cluster` (infra/src/stack). */
+const CLUSTER_KAFKA = layoutFor(3).bootstrap;
 
 const exclude = ['**/node_modules/**', '**/.stint/**', '**/dist/**'];
 
@@ -26,6 +30,26 @@ export default defineConfig({
           maxWorkers: 3,
           sequence: { groupOrder: 1 },
           env: { LOG_LEVEL: 'warn' },
+        },
+      },
+      {
+        test: {
+          // Against the local clusters (`npm run test:cluster` starts them: three Kafka brokers, ZooKeeper
+          // and a 2x2 ClickHouse cluster); they stop and start servers of those clusters, so one file
+          // at a time. Not part of `npm test`, which runs against the single nodes.
+          name: 'cluster',
+          include: ['*/test/**/*.cluster.test.ts'],
+          exclude,
+          globalSetup: ['./infra/src/testing/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+          env: {
+            LOG_LEVEL: 'warn',
+            KAFKA_BROKERS: CLUSTER_KAFKA,
+            STINT_CLICKHOUSE_CLUSTER: DEFAULT_CLUSTER_NAME,
+          },
         },
       },
       {

@@ -58,8 +58,18 @@ if (mode === 'test') {
   say('lint, typecheck, dependency check…');
   run('npm', ['run', 'check']);
   say('running the test suite against the real servers…');
-  run(join(root, 'node_modules/.bin/vitest'), ['run', ...rest]);
+  // Everything but the cluster suite (`npm run test:cluster`), which needs the clusters running.
+  const projects = ['unit', 'integration', 'faults'].flatMap((p) => ['--project', p]);
+  run(join(root, 'node_modules/.bin/vitest'), ['run', ...projects, ...rest]);
   say('all tests passed');
+} else if (mode === 'test:cluster') {
+  // The cluster suite: the single nodes stop (the clusters take their ports), the local clusters
+  // start (three Kafka brokers; ZooKeeper and 2 x 2 ClickHouse servers, migrated in cluster mode).
+  stint('stack', 'down');
+  stint('stack', 'up', '--kafka-brokers', '3', '--clickhouse-cluster', '2x2');
+  say('running the cluster tests against the local clusters…');
+  run(join(root, 'node_modules/.bin/vitest'), ['run', '--project', 'cluster', ...rest]);
+  say('cluster tests passed');
 } else if (mode === 'start') {
   stint('start', ...rest);
 } else {

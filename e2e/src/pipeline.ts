@@ -14,7 +14,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { importsTopicFor } from '@stint/collector/contract';
-import { type ClickHouseClient, createClickHouse, exec, ident, migrate, sql } from '@stint/infra/clickhouse';
+import {
+  type ClickHouseClient,
+  createClickHouse,
+  dropDatabase,
+  exec,
+  ident,
+  migrate,
+  sql,
+} from '@stint/infra/clickhouse';
 import { createKafka, ensureTopic } from '@stint/infra/kafka';
 import { addSite, createToken, type SiteSettingsSchema } from '@stint/infra/registry';
 import { uniqueTopic, waitFor } from '@stint/infra/testing';
@@ -328,7 +336,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         return;
       }
       try {
-        await exec(client, sql`DROP DATABASE IF EXISTS ${ident(database)}`);
+        await dropDatabase(client, database);
       } finally {
         await client.close();
       }

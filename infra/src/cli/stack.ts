@@ -17,9 +17,14 @@ import {
 
 const say = (m: string) => process.stderr.write(`stint: ${m}\n`);
 
-export async function upAndMigrate(options: { kafkaBrokers?: string } = {}): Promise<UpResult> {
+export interface UpOptions {
+  kafkaBrokers?: string;
+  clickhouseCluster?: string | boolean;
+}
+
+export async function upAndMigrate(options: UpOptions = {}): Promise<UpResult> {
   const r = await up(options);
-  await runMigrations();
+  await runMigrations(undefined, r.clickhouseCluster?.name);
   return r;
 }
 
@@ -30,22 +35,36 @@ function kafkaLine(r: UpResult): string {
   return `Kafka ${kafkaVersion()} cluster ${r.kafka}: ${r.kafkaBrokers} brokers ${r.kafkaBootstrap} + controller 127.0.0.1:${PORTS.kafkaController} (topics: replication factor ${replicationFactor}, min.insync.replicas ${minInsync}; KAFKA_BROKERS=${r.kafkaBootstrap})`;
 }
 
-async function up(options: { kafkaBrokers?: string }): Promise<UpResult> {
+function clickhouseLine(r: UpResult, version: string): string {
+  if (r.clickhouse === 'external') return 'ClickHouse external';
+  const c = r.clickhouseCluster;
+  if (!c) return `ClickHouse ${version} ${r.clickhouse} on http://127.0.0.1:${PORTS.clickhouseHttp}`;
+  const first = c.nodes[0];
+  return `ClickHouse ${version} cluster ${c.name} ${r.clickhouse}: ${c.shards} shards x ${c.replicas} replicas (${c.nodes
+    .map((n) => `${n.name} :${n.http}`)
+    .join(
+      ', ',
+    )}) + ZooKeeper 127.0.0.1:${c.zookeeperPort} (CLICKHOUSE_URL=http://127.0.0.1:${first?.http} STINT_CLICKHOUSE_CLUSTER=${c.name})`;
+}
+
+async function up(options: UpOptions): Promise<UpResult> {
   const r = await stackUp(say, options);
-  say(
-    `${kafkaLine(r)}; ClickHouse ${
-      r.clickhouse === 'external'
-        ? 'external'
-        : `${await clickhouseVersion()} ${r.clickhouse} on http://127.0.0.1:${PORTS.clickhouseHttp}`
-    } (${(r.ms / 1000).toFixed(1)} s)`,
-  );
+  say(`${kafkaLine(r)}; ${clickhouseLine(r, await clickhouseVersion())} (${(r.ms / 1000).toFixed(1)} s)`);
   return r;
 }
 
-export async function runMigrations(database = process.env.CLICKHOUSE_DATABASE || 'stint'): Promise<void> {
-  const client = createClickHouse({ database: 'default' });
+export async function runMigrations(
+  database = process.env.CLICKHOUSE_DATABASE || 'stint',
+  cluster = process.env.STINT_CLICKHOUSE_CLUSTER || '',
+): Promise<void> {
+  // ON CLUSTER statements wait for every server (distributed_ddl_task_timeout, 180 s by default).
+  const client = createClickHouse({
+    database: 'default',
+    requestTimeoutMs: 200_000,
+    settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '20000' },
+  });
   try {
-    const res = await migrate({ client, database, log: (m) => say(`${database}: ${m}`) });
+    const res = await migrate({ client, database, cluster, log: (m) => say(`${database}: ${m}`) });
     say(
       `migrations: ${res.applied.length} applied, ${res.skipped.length} already applied (database ${database})`,
     );
@@ -64,15 +83,23 @@ export function registerStackCommands(program: Command): void {
       '--kafka-brokers <n>',
       'local Kafka brokers: 1 = the single node (default), 2-9 = a KRaft cluster (one controller + n brokers); env STINT_KAFKA_BROKER_COUNT',
     )
-    .action(async (opts: { migrate: boolean; kafkaBrokers?: string }) => {
-      const options = opts.kafkaBrokers === undefined ? {} : { kafkaBrokers: opts.kafkaBrokers };
-      if (opts.migrate) await upAndMigrate(options);
-      else await up(options);
-    });
+    .option(
+      '--clickhouse-cluster [SxR]',
+      'run ClickHouse as a local cluster: ZooKeeper + SHARDS x REPLICAS servers (default 2x2), migrations in cluster mode',
+    )
+    .action(
+      async (opts: { migrate: boolean; kafkaBrokers?: string; clickhouseCluster?: string | boolean }) => {
+        const options: UpOptions = {};
+        if (opts.kafkaBrokers !== undefined) options.kafkaBrokers = opts.kafkaBrokers;
+        if (opts.clickhouseCluster !== undefined) options.clickhouseCluster = opts.clickhouseCluster;
+        if (opts.migrate) await upAndMigrate(options);
+        else await up(options);
+      },
+    );
   stack
     .command('down')
     .description(
-      'stop Kafka (the single node or every node of the local cluster) and ClickHouse (data is kept)',
+      'stop Kafka and ClickHouse (the single nodes or every node of the local clusters, and ZooKeeper; data is kept)',
     )
     .action(async () => {
       const r = await stackDown();
@@ -102,5 +129,16 @@ export function registerStackCommands(program: Command): void {
     .command('migrate')
     .description('apply ClickHouse migrations (safe to run twice)')
     .option('--database <name>', 'database', process.env.CLICKHOUSE_DATABASE || 'stint')
-    .action(async (opts: { database: string }) => runMigrations(opts.database));
+    .option(
+      '--cluster <name>',
+      'cluster mode on this cluster (default STINT_CLICKHOUSE_CLUSTER, else the local cluster when it runs)',
+    )
+    .action(async (opts: { database: string; cluster?: string }) => {
+      const local = process.env.CLICKHOUSE_URL ? null : (await stackStatus()).clickhouse;
+      const running = local && 'cluster' in local ? local.cluster?.name : undefined;
+      await runMigrations(
+        opts.database,
+        opts.cluster ?? process.env.STINT_CLICKHOUSE_CLUSTER ?? running ?? '',
+      );
+    });
 }

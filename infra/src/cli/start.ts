@@ -94,6 +94,8 @@ export async function startAll(options: StartOptions): Promise<void> {
   const stack = await upAndMigrate();
   // The services (children) get every broker of a local cluster, so one starts even while broker 1 is down.
   if (stack.kafka !== 'external' && stack.kafkaBrokers > 1) process.env.KAFKA_BROKERS = stack.kafkaBootstrap;
+  // A local ClickHouse cluster: the services write and read through its Distributed tables.
+  if (stack.clickhouseCluster) process.env.STINT_CLICKHOUSE_CLUSTER = stack.clickhouseCluster.name;
   mkdirSync(`${stintHome()}/run`, { recursive: true });
   writeFileSync(
     runFile(),

@@ -1,4 +1,4 @@
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { type ClickHouseClient, type ClickHouseSettings, createClient } from '@clickhouse/client';
 import type { RawSql } from './quote.ts';
 
 export type { ClickHouseClient } from '@clickhouse/client';
@@ -12,6 +12,21 @@ export interface ClickHouseOptions {
   /** Database that unqualified names resolve to; default `CLICKHOUSE_DATABASE` or `stint`. */
   database?: string;
   requestTimeoutMs?: number;
+  /** Settings sent with every query, on top of cluster mode's (see clusterSettings). */
+  settings?: ClickHouseSettings;
+}
+
+/**
+ * What cluster mode (STINT_CLICKHOUSE_CLUSTER, infra/src/clickhouse/cluster-ddl.ts) asks of every
+ * query: inserts into a Distributed table return once each shard has the rows (not when they are
+ * queued on the server that took them), so a service that commits its Kafka offsets after an insert
+ * commits only stored rows; and subqueries over Distributed tables run on each shard against its
+ * local table, which is right because every table is sharded by visitor (all of a visitor's rows on
+ * one shard). Single-node mode sends no settings (18.16 rejects settings it does not know).
+ */
+export function clusterSettings(env: NodeJS.ProcessEnv = process.env): ClickHouseSettings {
+  if (!env.STINT_CLICKHOUSE_CLUSTER) return {};
+  return { insert_distributed_sync: 1, distributed_product_mode: 'local' };
 }
 
 export function clickhouseUrl(env: NodeJS.ProcessEnv = process.env): string {
@@ -36,7 +51,7 @@ export function createClickHouse(options: ClickHouseOptions = {}): ClickHouseCli
     database: options.database ?? clickhouseDatabase(),
     request_timeout: options.requestTimeoutMs ?? 30_000,
     // 18.16 rejects settings it does not know; send none by default.
-    clickhouse_settings: {},
+    clickhouse_settings: { ...clusterSettings(), ...options.settings },
     compression: { request: false, response: false },
     // The server closes idle keep-alive sockets after 10 s (our config); the client drops its own after
     // 2.5 s, and on a busy 2-core box it must not reuse one whose timer fired late.

@@ -3,6 +3,7 @@ export {
   type ClickHouseOptions,
   clickhouseDatabase,
   clickhouseUrl,
+  clusterSettings,
   createClickHouse,
   DEFAULT_CLICKHOUSE_URL,
   DEFAULT_DATABASE,
@@ -11,7 +12,8 @@ export {
   ping,
   queryRows,
 } from './client.ts';
-export { type MigrateOptions, type MigrateResult, MigrationError, migrate } from './migrate.ts';
+export { clusterStatements, LOCAL_SUFFIX, SHARDED_TABLES } from './cluster-ddl.ts';
+export { dropDatabase, type MigrateOptions, type MigrateResult, MigrationError, migrate } from './migrate.ts';
 export { MIGRATIONS_DIR, type Migration, readMigrations, splitStatements } from './migrations.ts';
 export {
   ident,

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from './client.ts';
 import { exec, queryRows } from './client.ts';
+import { clusterStatements, LOCAL_SUFFIX } from './cluster-ddl.ts';
 import { type Migration, readMigrations } from './migrations.ts';
 import { ident, sql } from './quote.ts';
 
@@ -11,6 +12,11 @@ export interface MigrateOptions {
   database: string;
   dir?: string;
   log?: (message: string) => void;
+  /**
+   * Cluster mode (cluster-ddl.ts): the name of a cluster in the servers' `remote_servers`. Default
+   * STINT_CLICKHOUSE_CLUSTER; unset or empty is single-node mode.
+   */
+  cluster?: string;
 }
 
 export interface MigrateResult {
@@ -24,13 +30,18 @@ export interface MigrateResult {
  */
 export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   const { client, database } = options;
+  const cluster = options.cluster ?? process.env.STINT_CLICKHOUSE_CLUSTER ?? '';
   const log = options.log ?? (() => {});
   const db = ident(database);
-  await exec(client, sql`CREATE DATABASE IF NOT EXISTS ${db}`);
-  await exec(
-    client,
-    sql`CREATE TABLE IF NOT EXISTS ${db}.schema_migrations (name String, checksum String, applied_at DateTime)
-        ENGINE = MergeTree ORDER BY name`,
+  if (cluster) await checkCluster(client, cluster);
+  await checkMode(client, database, cluster);
+  const run = async (statement: string) => {
+    for (const s of cluster ? clusterStatements(statement, { cluster }) : [statement]) await exec(client, s);
+  };
+  await run(String(sql`CREATE DATABASE IF NOT EXISTS ${db}`));
+  await run(
+    String(sql`CREATE TABLE IF NOT EXISTS ${db}.schema_migrations (name String, checksum String, applied_at DateTime)
+        ENGINE = MergeTree ORDER BY name`),
   );
   const done = new Map(
     (
@@ -56,7 +67,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
     log(`applying ${m.name}`);
     for (const statement of m.statements) {
       try {
-        await exec(client, statement);
+        await run(statement);
       } catch (err) {
         throw new MigrationError(`migration ${m.name} failed: ${(err as Error).message}\n${statement}`);
       }
@@ -68,4 +79,56 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
     result.applied.push(m.name);
   }
   return result;
+}
+
+/** The cluster must be one the server knows, and the server must reach ZooKeeper. */
+async function checkCluster(client: ClickHouseClient, cluster: string): Promise<void> {
+  const known = await queryRows<{ cluster: string; hosts: number | string }>(
+    client,
+    sql`SELECT cluster, count() AS hosts FROM system.clusters GROUP BY cluster ORDER BY cluster`,
+  );
+  if (!known.some((k) => k.cluster === cluster)) {
+    throw new MigrationError(
+      `cluster ${JSON.stringify(cluster)} (STINT_CLICKHOUSE_CLUSTER) is not in this server's remote_servers; it knows ${
+        known.map((k) => `${k.cluster} (${k.hosts} hosts)`).join(', ') || 'no cluster'
+      }`,
+    );
+  }
+  try {
+    await queryRows(client, sql`SELECT name FROM system.zookeeper WHERE path = '/' LIMIT 1`);
+  } catch (err) {
+    throw new MigrationError(
+      `cluster mode needs ZooKeeper, and this ClickHouse server cannot use it (its <zookeeper> config, or ZooKeeper is down): ${(err as Error).message.split('\n')[0]}`,
+    );
+  }
+}
+
+/** A database migrated in one mode is never migrated in the other. */
+async function checkMode(client: ClickHouseClient, database: string, cluster: string): Promise<void> {
+  const rows = await queryRows<{ name: string; engine: string }>(
+    client,
+    sql`SELECT name, engine FROM system.tables WHERE database = ${database} AND name IN ('sessions_raw', ${`sessions_raw${LOCAL_SUFFIX}`})`,
+  );
+  const engine = rows.find((r) => r.name === 'sessions_raw')?.engine;
+  if (engine === undefined) return;
+  if (!cluster && engine === 'Distributed') {
+    throw new MigrationError(
+      `database ${database} was migrated in cluster mode (sessions_raw is Distributed): set STINT_CLICKHOUSE_CLUSTER to its cluster's name`,
+    );
+  }
+  if (cluster && engine !== 'Distributed') {
+    throw new MigrationError(
+      `database ${database} was migrated in single-node mode (sessions_raw is ${engine}); cluster mode needs a new database (CLICKHOUSE_DATABASE) or unset STINT_CLICKHOUSE_CLUSTER`,
+    );
+  }
+}
+
+/** Drops a database in the mode it was migrated in (ON CLUSTER in cluster mode). */
+export async function dropDatabase(
+  client: ClickHouseClient,
+  database: string,
+  cluster = process.env.STINT_CLICKHOUSE_CLUSTER ?? '',
+): Promise<void> {
+  const statement = String(sql`DROP DATABASE IF EXISTS ${ident(database)}`);
+  await exec(client, cluster ? `${statement} ON CLUSTER ${ident(cluster)}` : statement);
 }

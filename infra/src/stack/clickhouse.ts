@@ -16,8 +16,7 @@ import {
   which,
 } from './process.ts';
 
-export function clickhousePaths(home = stintHome()) {
-  const dir = `${home}/clickhouse`;
+export function clickhousePaths(home = stintHome(), dir = `${home}/clickhouse`) {
   return {
     dir,
     data: `${dir}/data/`,
@@ -68,8 +67,24 @@ export function ensureClickHouseBinary(log: (m: string) => void): ServerBinary {
   return installed;
 }
 
-function writeConfig(): void {
-  const p = clickhousePaths();
+export type ClickHousePaths = ReturnType<typeof clickhousePaths>;
+
+export interface ServerSpec {
+  paths: ClickHousePaths;
+  http: number;
+  tcp: number;
+  /** Extra top-level config (cluster mode: interserver port, remote_servers, macros, zookeeper). */
+  extra?: string;
+}
+
+const singleNode = (): ServerSpec => ({
+  paths: clickhousePaths(),
+  http: PORTS.clickhouseHttp,
+  tcp: PORTS.clickhouseTcp,
+});
+
+export function writeServerConfig(spec: ServerSpec): void {
+  const p = spec.paths;
   for (const d of [p.data, p.tmp, p.userFiles, p.formatSchemas, `${p.dir}/log`])
     mkdirSync(d, { recursive: true });
   // <yandex> is the root element 18.16 requires; current servers still accept it.
@@ -86,8 +101,8 @@ function writeConfig(): void {
     <count>3</count>
   </logger>
   <listen_host>127.0.0.1</listen_host>
-  <http_port>${PORTS.clickhouseHttp}</http_port>
-  <tcp_port>${PORTS.clickhouseTcp}</tcp_port>
+  <http_port>${spec.http}</http_port>
+  <tcp_port>${spec.tcp}</tcp_port>
   <path>${p.data}</path>
   <tmp_path>${p.tmp}</tmp_path>
   <user_files_path>${p.userFiles}</user_files_path>
@@ -105,7 +120,7 @@ function writeConfig(): void {
   <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
   <max_table_size_to_drop>0</max_table_size_to_drop>
   <max_partition_size_to_drop>0</max_partition_size_to_drop>
-</yandex>
+${spec.extra ?? ''}</yandex>
 `,
   );
   writeFileSync(
@@ -138,9 +153,9 @@ function writeConfig(): void {
   );
 }
 
-async function httpOk(): Promise<boolean> {
+export async function httpOk(port = PORTS.clickhouseHttp): Promise<boolean> {
   try {
-    const res = await fetch(`http://127.0.0.1:${PORTS.clickhouseHttp}/?query=SELECT%201`, {
+    const res = await fetch(`http://127.0.0.1:${port}/?query=SELECT%201`, {
       signal: AbortSignal.timeout(2000),
     });
     return res.ok && (await res.text()).trim() === '1';
@@ -165,28 +180,36 @@ export async function clickhouseStatus(): Promise<{ running: boolean; pid: numbe
   return { running: pid !== null, pid, ready: pid !== null && (await httpOk()) };
 }
 
-export async function clickhouseUp(
+export function clickhouseUp(log: (m: string) => void, timeoutMs = 60_000): Promise<'started' | 'running'> {
+  return serverUp('ClickHouse', singleNode(), log, timeoutMs);
+}
+
+/** Starts one server with its own config unless it runs already; waits until it answers queries. */
+export async function serverUp(
+  name: string,
+  spec: ServerSpec,
   log: (m: string) => void,
   timeoutMs = 60_000,
 ): Promise<'started' | 'running'> {
-  const p = clickhousePaths();
-  if ((await clickhouseStatus()).running) {
-    await waitUntil('ClickHouse', httpOk, timeoutMs, p.errLog);
+  const p = spec.paths;
+  const ready = () => httpOk(spec.http);
+  if (readPid(p.pid) !== null) {
+    await waitUntil(name, ready, timeoutMs, p.errLog);
     return 'running';
   }
-  if (await portOpen(PORTS.clickhouseHttp)) {
+  if (await portOpen(spec.http)) {
     throw new Error(
-      `port ${PORTS.clickhouseHttp} is taken by another process; stop it or set STINT_CLICKHOUSE_HTTP_PORT`,
+      `port ${spec.http} (${name}) is taken by another process; stop it or set STINT_CLICKHOUSE_HTTP_PORT`,
     );
   }
   const server = ensureClickHouseBinary(log);
-  writeConfig();
+  writeServerConfig(spec);
   const pid = startDaemon(server.cmd, [...server.args, `--config-file=${p.config}`], {
     pidFile: p.pid,
     logFile: p.stdout,
     cwd: p.dir,
   });
-  await waitUntil('ClickHouse', httpOk, timeoutMs, p.errLog, () => isAlive(pid));
+  await waitUntil(name, ready, timeoutMs, p.errLog, () => isAlive(pid));
   return 'started';
 }
 

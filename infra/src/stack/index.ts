@@ -5,6 +5,16 @@ import {
   clickhouseUp,
   clickhouseVersion,
 } from './clickhouse.ts';
+import {
+  clickhouseClusterDown,
+  clickhouseClusterLogs,
+  clickhouseClusterStatus,
+  clickhouseClusterUp,
+  clickhouseNodeDown,
+  clickhouseNodeUp,
+  recordedClickHouseCluster,
+} from './clickhouse-cluster.ts';
+import { type ClickHouseClusterLayout, parseClusterShape } from './clickhouse-cluster-layout.ts';
 import { kafkaDown, kafkaPaths, kafkaStatus, kafkaUp, kafkaVersion } from './kafka.ts';
 import {
   brokerDown,
@@ -19,13 +29,25 @@ import {
 import { parseBrokerCount } from './kafka-layout.ts';
 import { PORTS } from './paths.ts';
 
+export {
+  clickhouseClusterLayout,
+  clusterConfigXml,
+  DEFAULT_CLUSTER_NAME,
+  parseClusterShape,
+} from './clickhouse-cluster-layout.ts';
 export { clusterLayout, clusterReplication, parseBrokerCount } from './kafka-layout.ts';
 export { serviceNodeFlags } from './node-flags.ts';
 export { PORTS, REPO_ROOT, stintHome } from './paths.ts';
+export { zookeeperDown, zookeeperStatus, zookeeperUp } from './zookeeper.ts';
 export {
   brokerDown,
   brokerUp,
+  clickhouseClusterDown,
+  clickhouseClusterStatus,
+  clickhouseClusterUp,
   clickhouseDown,
+  clickhouseNodeDown,
+  clickhouseNodeUp,
   clickhousePaths,
   clickhouseUp,
   clickhouseVersion,
@@ -38,6 +60,7 @@ export {
   kafkaUp,
   kafkaVersion,
   layoutFor,
+  recordedClickHouseCluster,
 };
 
 type Log = (message: string) => void;
@@ -54,7 +77,19 @@ export interface UpResult {
   kafkaBrokers: number;
   /** host:port,... of the local brokers (what KAFKA_BROKERS should be for them). */
   kafkaBootstrap: string;
+  /** The local ClickHouse cluster, when ClickHouse runs as one (`--clickhouse-cluster`). */
+  clickhouseCluster: ClickHouseClusterLayout | null;
   ms: number;
+}
+
+/** The local ClickHouse cluster to run: `--clickhouse-cluster [SxR]`, else the one running here. */
+async function localClickHouseCluster(flag?: string | boolean): Promise<ClickHouseClusterLayout | null> {
+  if (flag !== undefined && flag !== false) {
+    const { shards, replicas } = parseClusterShape(flag);
+    const { chClusterLayout } = await import('./clickhouse-cluster.ts');
+    return chClusterLayout(shards, replicas);
+  }
+  return (await clickhouseClusterStatus())?.running ? recordedClickHouseCluster() : null;
 }
 
 /** A cluster recorded in this STINT_HOME whose nodes are running, if any: its broker count. */
@@ -84,7 +119,10 @@ export async function localKafkaBootstrap(): Promise<string> {
 }
 
 /** Idempotent: starts what is not running, waits for both to be ready. */
-export async function stackUp(log: Log, options: { kafkaBrokers?: string | number } = {}): Promise<UpResult> {
+export async function stackUp(
+  log: Log,
+  options: { kafkaBrokers?: string | number; clickhouseCluster?: string | boolean } = {},
+): Promise<UpResult> {
   const started = Date.now();
   const ext = externalServers();
   const brokers = await localBrokerCount(options.kafkaBrokers);
@@ -96,22 +134,40 @@ export async function stackUp(log: Log, options: { kafkaBrokers?: string | numbe
   if (brokers === 1 && !ext.kafka && (await runningClusterBrokers()) !== null) {
     throw new Error('a local Kafka cluster is running here: `stint stack down` first to run the single node');
   }
+  const chCluster = await localClickHouseCluster(options.clickhouseCluster);
+  if (chCluster && ext.clickhouse) {
+    throw new Error(
+      `CLICKHOUSE_URL is set (${process.env.CLICKHOUSE_URL}): Stint uses that server and starts no cluster; unset it to run a local one`,
+    );
+  }
   const [clickhouse, kafka] = await Promise.all([
-    ext.clickhouse ? ('external' as const) : clickhouseUp(log),
+    ext.clickhouse
+      ? ('external' as const)
+      : chCluster
+        ? clickhouseClusterUp(chCluster.shards, chCluster.replicas, log)
+        : clickhouseUp(log),
     ext.kafka ? ('external' as const) : brokers > 1 ? kafkaClusterUp(brokers, log) : kafkaUp(log),
   ]);
   const kafkaBootstrap = brokers > 1 ? layoutFor(brokers).bootstrap : `127.0.0.1:${PORTS.kafka}`;
-  return { kafka, clickhouse, kafkaBrokers: brokers, kafkaBootstrap, ms: Date.now() - started };
+  return {
+    kafka,
+    clickhouse,
+    kafkaBrokers: brokers,
+    kafkaBootstrap,
+    clickhouseCluster: chCluster,
+    ms: Date.now() - started,
+  };
 }
 
 /** Stops the single-node Kafka and the local cluster, whichever runs, and ClickHouse. */
 export async function stackDown(): Promise<{ kafka: boolean; clickhouse: boolean }> {
-  const [single, cluster, clickhouse] = await Promise.all([
+  const [single, cluster, clickhouse, chCluster] = await Promise.all([
     kafkaDown(),
     kafkaClusterDown(),
     clickhouseDown(),
+    clickhouseClusterDown(),
   ]);
-  return { kafka: single || cluster, clickhouse };
+  return { kafka: single || cluster, clickhouse: clickhouse || chCluster };
 }
 
 export async function stackStatus() {
@@ -123,13 +179,17 @@ export async function stackStatus() {
       : cluster?.running
         ? { cluster }
         : await kafkaStatus(),
-    clickhouse: ext.clickhouse ? { external: true } : await clickhouseStatus(),
+    clickhouse: ext.clickhouse
+      ? { external: true }
+      : ((await clickhouseClusterStatus().then((c) => (c?.running ? { cluster: c } : null))) ??
+        (await clickhouseStatus())),
   };
 }
 
 export function stackLogs(): Record<string, string> {
   return {
     ...clusterLogs(),
+    ...clickhouseClusterLogs(),
     kafka: kafkaPaths().log,
     clickhouse: clickhousePaths().log,
     'clickhouse errors': clickhousePaths().errLog,

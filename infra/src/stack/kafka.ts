@@ -2,10 +2,13 @@
  * Local Kafka: Apache Kafka 4.x in KRaft mode (one node, broker + controller), jars resolved by Maven
  * from infra/kafka/pom.xml into .stint/kafka/libs (cached by the pom's hash), started with `java`.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { ensureMavenJars, javaCommand } from './maven.ts';
 import { INFRA_DIR, PORTS, stintHome } from './paths.ts';
-import { isAlive, portOpen, readPid, run, startDaemon, stopDaemon, waitUntil, which } from './process.ts';
+import { isAlive, portOpen, readPid, run, startDaemon, stopDaemon, waitUntil } from './process.ts';
+
+export { javaCommand };
 
 const POM = `${INFRA_DIR}/kafka/pom.xml`;
 
@@ -28,39 +31,9 @@ export function kafkaVersion(): string {
   return /<kafka\.version>([^<]+)</.exec(readFileSync(POM, 'utf8'))?.[1] ?? 'unknown';
 }
 
-export function javaCommand(): string {
-  if (process.env.JAVA_HOME) return `${process.env.JAVA_HOME}/bin/java`;
-  const java = which('java');
-  if (!java)
-    throw new Error('java not found: install a JDK 17+ (Debian: apt-get install openjdk-17-jre-headless)');
-  return java;
-}
-
 /** Resolves the broker's jars once; later runs reuse them while the pom is unchanged. */
 export function ensureKafkaJars(log: (m: string) => void): string {
-  const p = kafkaPaths();
-  const pomHash = createHash('sha256').update(readFileSync(POM)).digest('hex');
-  if (existsSync(p.stamp) && readFileSync(p.stamp, 'utf8') === pomHash) return p.libs;
-  if (!which('mvn'))
-    throw new Error('mvn not found: install Maven (Debian: apt-get install maven) to fetch Kafka');
-  log(`resolving Kafka ${kafkaVersion()} jars with Maven (first run only)…`);
-  mkdirSync(p.libs, { recursive: true });
-  run(
-    'mvn',
-    [
-      '-q',
-      '-B',
-      '-f',
-      POM,
-      'dependency:copy-dependencies',
-      `-DoutputDirectory=${p.libs}`,
-      '-DincludeScope=runtime',
-    ],
-    'Maven could not resolve the Kafka jars',
-    { quiet: true },
-  );
-  writeFileSync(p.stamp, pomHash);
-  return p.libs;
+  return ensureMavenJars({ pom: POM, libs: kafkaPaths().libs, what: `Kafka ${kafkaVersion()}`, log });
 }
 
 function writeConfig(): void {

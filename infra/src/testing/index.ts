@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type ClickHouseClient, createClickHouse, exec } from '../clickhouse/client.ts';
-import { migrate } from '../clickhouse/migrate.ts';
+import { dropDatabase, migrate } from '../clickhouse/migrate.ts';
 import { ident, sql } from '../clickhouse/quote.ts';
 
 export interface TestDatabase {
@@ -39,7 +39,7 @@ export async function createTestDatabase(name: string): Promise<TestDatabase> {
     client,
     drop: async () => {
       if (!database.startsWith('stint_test_')) throw new Error(`refusing to drop ${database}`);
-      await exec(client, sql`DROP DATABASE IF EXISTS ${ident(database)}`);
+      await dropDatabase(client, database);
       await client.close();
     },
   };
