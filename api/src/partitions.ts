@@ -18,7 +18,7 @@
  * Both hold only while the parts are those listed; `runReport` (report-cache.ts) lists again after a
  * report and accepts the report only when nothing changed in between.
  */
-import { type ClickHouseClient, queryRows, sql } from '@stint/infra/clickhouse';
+import { type ClickHouseClient, join, LOCAL_SUFFIX, queryRows, sql } from '@stint/infra/clickhouse';
 import type { CleanPartitions } from './queries/common.ts';
 
 /** The tables report queries read; queries naming anything else are neither cached nor checked. */
@@ -171,22 +171,92 @@ export function listingOf(rows: readonly PartRow[], serverNow?: number, settleS 
   return { clean, fingerprint, token: fingerprint([...byTable.keys()]) };
 }
 
+export interface ListOptions {
+  settleS?: number;
+  /** Cluster mode (infra/src/clickhouse/cluster-ddl.ts): list every server of this cluster. */
+  cluster?: string;
+}
+
 export async function listParts(
   client: ClickHouseClient,
   database: string,
-  settleS = SETTLE_S,
+  options: ListOptions | number = {},
 ): Promise<PartsListing> {
-  const rows = await queryRows<PartRow & { level: number | string }>(
-    client,
-    sql`SELECT table, partition, name, level, rows, bytes_on_disk AS bytes, toUInt32(modification_time) AS mtime,
-  toUInt32(now()) AS now
-FROM system.parts
-WHERE database = ${database} AND has(${[...DATA_TABLES]}, table) AND active`,
-  );
+  const o = typeof options === 'number' ? { settleS: options } : options;
+  const cluster = o.cluster ?? process.env.STINT_CLICKHOUSE_CLUSTER ?? '';
+  const settleS = o.settleS ?? SETTLE_S;
+  const rows = cluster ? await clusterPartRows(client, database, cluster) : await partRows(client, database);
   const now = rows[0] === undefined ? undefined : Number((rows[0] as { now?: number | string }).now);
-  return listingOf(
+  const listing = listingOf(
     rows.map((r) => ({ ...r, level: Number(r.level) })),
     now,
     settleS,
   );
+  // On a cluster a month is spread over shards whose part names may collide: nothing is read by part
+  // name (every report reads with FINAL, each shard merging its own rows); fingerprints still hold.
+  return cluster ? { ...listing, clean: { sessions: [], events: [] } } : listing;
+}
+
+type ListedRow = PartRow & { level: number | string; now?: number | string };
+
+const PART_COLUMNS = sql`partition, name, level, rows, bytes_on_disk AS bytes, toUInt32(modification_time) AS mtime,
+  toUInt32(now()) AS now`;
+
+function partRows(client: ClickHouseClient, database: string): Promise<ListedRow[]> {
+  return queryRows<ListedRow>(
+    client,
+    sql`SELECT table, ${PART_COLUMNS}
+FROM system.parts
+WHERE database = ${database} AND has(${[...DATA_TABLES]}, table) AND active`,
+  );
+}
+
+/**
+ * Cluster mode: the active parts of the local tables (`<table>_local`) of one replica per shard, the
+ * one the reports read: `remote('r1|r2')` and the Distributed tables both take the first replica that
+ * answers (load_balancing = in_order in cluster mode, infra/src/clickhouse/client.ts). Each part is
+ * named `<shard>:<replica>/<part>` (the replica from its `system.macros`), so parts of different
+ * shards never collide and a report that fails over to another replica sees another fingerprint. The
+ * price: one listing fans out to every shard, twice.
+ */
+async function clusterPartRows(
+  client: ClickHouseClient,
+  database: string,
+  cluster: string,
+): Promise<ListedRow[]> {
+  const hosts = await queryRows<{ address: string; shard: number | string }>(
+    client,
+    sql`SELECT concat(host_address, ':', toString(port)) AS address, shard_num AS shard
+FROM system.clusters WHERE cluster = ${cluster} ORDER BY shard_num, replica_num`,
+  );
+  if (hosts.length === 0)
+    throw new Error(`cluster ${cluster} (STINT_CLICKHOUSE_CLUSTER) is not in this server's remote_servers`);
+  const shards = new Map<string, string[]>();
+  for (const h of hosts) shards.set(String(h.shard), [...(shards.get(String(h.shard)) ?? []), h.address]);
+  const locals = DATA_TABLES.map((t) => `${t}${LOCAL_SUFFIX}`);
+  const branches = [...shards].flatMap(([shard, addresses]) => {
+    const from = sql`remote(${addresses.join('|')}, system.parts)`;
+    return [
+      // Constants are materialized: a UNION ALL over remote servers must not mix constant and not.
+      sql`SELECT materialize(${shard}) AS shard, table, partition, name, level, rows, bytes_on_disk AS bytes, toUInt32(modification_time) AS mtime,
+  materialize(toUInt32(now())) AS now
+FROM ${from} WHERE database = ${database} AND has(${locals}, table) AND active`,
+      sql`SELECT materialize(${shard}) AS shard, materialize('') AS table, materialize('') AS partition,
+  substitution AS name, materialize(toUInt64(0)) AS level, materialize(toUInt64(0)) AS rows,
+  materialize(toUInt64(0)) AS bytes, materialize(toUInt32(0)) AS mtime, materialize(toUInt32(now())) AS now
+FROM remote(${addresses.join('|')}, system.macros) WHERE macro = 'replica'`,
+    ];
+  });
+  const rows = await queryRows<ListedRow & { shard: string }>(
+    client,
+    sql`SELECT * FROM (${join(branches, ' UNION ALL ')})`,
+  );
+  const replicaOf = new Map(rows.filter((r) => r.table === '').map((r) => [String(r.shard), r.name]));
+  return rows
+    .filter((r) => r.table !== '')
+    .map(({ shard, ...r }) => ({
+      ...r,
+      table: r.table.slice(0, -LOCAL_SUFFIX.length),
+      name: `${shard}:${replicaOf.get(String(shard)) ?? '?'}/${r.name}`,
+    }));
 }

@@ -22,11 +22,13 @@ export interface ClickHouseOptions {
  * queued on the server that took them), so a service that commits its Kafka offsets after an insert
  * commits only stored rows; and subqueries over Distributed tables run on each shard against its
  * local table, which is right because every table is sharded by visitor (all of a visitor's rows on
- * one shard). Single-node mode sends no settings (18.16 rejects settings it does not know).
+ * one shard); and replicas are read in order. Single-node mode sends no settings (18.16 rejects settings it does not know).
  */
 export function clusterSettings(env: NodeJS.ProcessEnv = process.env): ClickHouseSettings {
   if (!env.STINT_CLICKHOUSE_CLUSTER) return {};
-  return { insert_distributed_sync: 1, distributed_product_mode: 'local' };
+  // in_order: reads go to the first replica of a shard that answers, the one the api's part listing
+  // reads too (api/src/partitions.ts), not to a random one.
+  return { insert_distributed_sync: 1, distributed_product_mode: 'local', load_balancing: 'in_order' };
 }
 
 export function clickhouseUrl(env: NodeJS.ProcessEnv = process.env): string {

@@ -63,14 +63,49 @@ function toLocal(text: string): string {
   );
 }
 
-function distributed(db: string, name: string, cluster: string): string {
-  const on = `ON CLUSTER ${quoteIdent(cluster)}`;
-  return `CREATE TABLE IF NOT EXISTS ${db}.${name} ${on} AS ${db}.${name}${LOCAL_SUFFIX}
-ENGINE = Distributed(${quoteIdent(cluster)}, ${db}, ${name}${LOCAL_SUFFIX}, ${SHARDED_TABLES[name]})`;
+/**
+ * A Distributed table over `<name>_local`, to be completed with the local table's columns (migrate.ts
+ * reads them with DESCRIBE, then calls distributedDdl): 18.16's `AS <local>` would copy a
+ * MATERIALIZED column as MATERIALIZED, and a Distributed insert then sends the computed column to the
+ * shard, which refuses it.
+ */
+export interface DistributedTable {
+  distributed: { db: string; name: string; cluster: string };
+}
+
+export type ClusterStatement = string | DistributedTable;
+
+function distributed(db: string, name: string, cluster: string): DistributedTable {
+  return { distributed: { db, name, cluster } };
+}
+
+export interface ColumnDescription {
+  name: string;
+  type: string;
+  default_type: string;
+  default_expression: string;
+}
+
+/** The Distributed table's DDL from the local table's columns: MATERIALIZED ones become ALIAS. */
+export function distributedDdl(
+  t: DistributedTable['distributed'],
+  columns: readonly ColumnDescription[],
+): string {
+  const cols = columns.map((c) => {
+    const kind = c.default_type === 'MATERIALIZED' ? 'ALIAS' : c.default_type;
+    const rest = kind ? ` ${kind} ${c.default_expression}` : '';
+    return `    ${quoteIdent(c.name)} ${c.type}${rest}`;
+  });
+  const cluster = quoteIdent(t.cluster);
+  return `CREATE TABLE IF NOT EXISTS ${t.db}.${t.name} ON CLUSTER ${cluster}
+(
+${cols.join(',\n')}
+)
+ENGINE = Distributed(${cluster}, ${t.db}, ${t.name}${LOCAL_SUFFIX}, ${SHARDED_TABLES[t.name]})`;
 }
 
 /** One single-node statement as the statements of cluster mode, in order. */
-export function clusterStatements(statement: string, o: ClusterDdlOptions): string[] {
+export function clusterStatements(statement: string, o: ClusterDdlOptions): ClusterStatement[] {
   const on = `ON CLUSTER ${quoteIdent(o.cluster)}`;
   const s = statement.trim();
   let m = new RegExp(`^CREATE\\s+TABLE\\s+IF\\s+NOT\\s+EXISTS\\s+${QUALIFIED}\\s*([\\s\\S]*)$`, 'i').exec(s);

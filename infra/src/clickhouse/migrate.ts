@@ -1,8 +1,8 @@
 import type { ClickHouseClient } from './client.ts';
 import { exec, queryRows } from './client.ts';
-import { clusterStatements, LOCAL_SUFFIX } from './cluster-ddl.ts';
+import { type ColumnDescription, clusterStatements, distributedDdl, LOCAL_SUFFIX } from './cluster-ddl.ts';
 import { type Migration, readMigrations } from './migrations.ts';
-import { ident, sql } from './quote.ts';
+import { ident, raw, sql } from './quote.ts';
 
 export class MigrationError extends Error {}
 
@@ -36,7 +36,14 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   if (cluster) await checkCluster(client, cluster);
   await checkMode(client, database, cluster);
   const run = async (statement: string) => {
-    for (const s of cluster ? clusterStatements(statement, { cluster }) : [statement]) await exec(client, s);
+    for (const s of cluster ? clusterStatements(statement, { cluster }) : [statement]) {
+      if (typeof s === 'string') await exec(client, s);
+      else {
+        const local = raw(`${s.distributed.db}.${s.distributed.name}${LOCAL_SUFFIX}`);
+        const columns = await queryRows<ColumnDescription>(client, sql`DESCRIBE TABLE ${local}`);
+        await exec(client, distributedDdl(s.distributed, columns));
+      }
+    }
   };
   await run(String(sql`CREATE DATABASE IF NOT EXISTS ${db}`));
   await run(
