@@ -64,6 +64,8 @@ export interface ApiDeps {
   /** Any client; every name is qualified with `database`. */
   client: ClickHouseClient;
   database: string;
+  /** The ClickHouse cluster `database` was migrated for (default STINT_CLICKHOUSE_CLUSTER; '' none). */
+  clickhouseCluster?: string;
   logger?: FastifyServerOptions['logger'];
   /** The clock (epoch ms): default ranges and realtime. Tests pin it. */
   now?: () => number;
@@ -135,7 +137,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const reportRun = {
     database,
     direct,
-    list: () => listParts(client, database, deps.reportCache?.settleSeconds),
+    list: () =>
+      listParts(client, database, {
+        ...(deps.reportCache?.settleSeconds === undefined ? {} : { settleS: deps.reportCache.settleSeconds }),
+        ...(deps.clickhouseCluster === undefined ? {} : { cluster: deps.clickhouseCluster }),
+      }),
     cache: deps.reportCache === null ? null : new ReportCache(deps.reportCache),
     skipFinal: deps.skipFinalWhereMerged !== false,
   };

@@ -22,9 +22,10 @@ import {
   expectedMetrics,
   expectedRealtime,
   expectedTimeseries,
-  type Filters,
+  FILTER_CASES,
   FROM,
   NOW,
+  qs,
   RANGE,
   rawRows,
   SITE_A,
@@ -76,23 +77,6 @@ async function get(url: string, token: string | null = tokens.a) {
   // biome-ignore lint/suspicious/noExplicitAny: response bodies are JSON whose values the tests check one by one
   return { status: res.statusCode, body: res.json() as Record<string, any> };
 }
-
-function qs(filters: Filters): string {
-  return Object.entries(filters)
-    .map(([k, v]) => `&${k}=${encodeURIComponent(v as string)}`)
-    .join('');
-}
-
-const FILTER_CASES: Filters[] = [
-  {},
-  { country: 'US' },
-  { source: '' },
-  { page: "/o'brien" },
-  { entry_page: '/pricing', device: 'desktop' },
-  { campaign: "spring'24" },
-  { medium: 'social', browser: 'Firefox' },
-  { referrer: 't.co', os: 'iOS' },
-];
 
 describe('reports equal the independent computation from the fixture', () => {
   it('summary has every metric right, with each filter', async () => {

@@ -26,9 +26,14 @@ export async function fixtureApi(
     reportCache: ApiDeps['reportCache'];
     /** Insert each table in two parts, then OPTIMIZE … FINAL: every month becomes one merged part. */
     merged?: boolean;
+    /** The migrations' mode (see createTestDatabase): '' for single-node on a cluster's server. */
+    cluster?: string;
   },
 ): Promise<FixtureApi> {
-  const db = await createTestDatabase(label);
+  const db = await createTestDatabase(
+    label,
+    options.cluster === undefined ? {} : { cluster: options.cluster },
+  );
   await addSite(db.client, db.database, { site_id: SITE_A, timezone: TZ_A });
   const token = (await createToken(db.client, db.database, { site: SITE_A, scope: 'read' })).secret;
   const rows = rawRows(sessions);
@@ -44,6 +49,7 @@ export async function fixtureApi(
   const app = await buildApi({
     client: db.client,
     database: db.database,
+    clickhouseCluster: db.cluster,
     now: () => NOW,
     staticRoot: null,
     reportCache: options.reportCache,

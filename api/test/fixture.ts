@@ -553,3 +553,22 @@ export function expectedRealtime(all: readonly FxSession[], site: string, now: n
     top_pages: [...pages].map(([path, p]) => ({ path, visitors: p.visitors.size, pageviews: p.pageviews })),
   };
 }
+
+/** Filters as query-string parameters, each `&key=value`. */
+export function qs(filters: Filters): string {
+  return Object.entries(filters)
+    .map(([k, v]) => `&${k}=${encodeURIComponent(v as string)}`)
+    .join('');
+}
+
+/** Filters the report tests run with: none, single ones, pairs, quotes and the empty value. */
+export const FILTER_CASES: Filters[] = [
+  {},
+  { country: 'US' },
+  { source: '' },
+  { page: "/o'brien" },
+  { entry_page: '/pricing', device: 'desktop' },
+  { campaign: "spring'24" },
+  { medium: 'social', browser: 'Firefox' },
+  { referrer: 't.co', os: 'iOS' },
+];

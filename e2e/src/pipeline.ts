@@ -17,11 +17,9 @@ import { importsTopicFor } from '@stint/collector/contract';
 import {
   type ClickHouseClient,
   createClickHouse,
+  createMigrationClient,
   dropDatabase,
-  exec,
-  ident,
   migrate,
-  sql,
 } from '@stint/infra/clickhouse';
 import { createKafka, ensureTopic } from '@stint/infra/kafka';
 import { addSite, createToken, type SiteSettingsSchema } from '@stint/infra/registry';
@@ -215,7 +213,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     .replace(/[^a-z0-9_]/g, '_')
     .slice(0, 24);
   const database = `stint_test_e2e_${label}_${Date.now().toString(36)}_${Math.random().toString(16).slice(2, 8)}`;
-  const admin = createClickHouse({ url: clickhouseUrl, database: 'default' });
+  const admin = createMigrationClient({ url: clickhouseUrl });
   try {
     await migrate({ client: admin, database });
   } finally {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { createClickHouse } from '../clickhouse/client.ts';
+import { createMigrationClient } from '../clickhouse/client.ts';
 import { migrate } from '../clickhouse/migrate.ts';
 import {
   clickhouseVersion,
@@ -57,12 +57,7 @@ export async function runMigrations(
   database = process.env.CLICKHOUSE_DATABASE || 'stint',
   cluster = process.env.STINT_CLICKHOUSE_CLUSTER || '',
 ): Promise<void> {
-  // ON CLUSTER statements wait for every server (distributed_ddl_task_timeout, 180 s by default).
-  const client = createClickHouse({
-    database: 'default',
-    requestTimeoutMs: 200_000,
-    settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '20000' },
-  });
+  const client = createMigrationClient();
   try {
     const res = await migrate({ client, database, cluster, log: (m) => say(`${database}: ${m}`) });
     say(

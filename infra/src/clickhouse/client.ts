@@ -61,6 +61,24 @@ export function createClickHouse(options: ClickHouseOptions = {}): ClickHouseCli
   });
 }
 
+/**
+ * A client for migrations: in cluster mode every ON CLUSTER statement waits until each server ran
+ * it (distributed_ddl_task_timeout, 180 s by default), and a busy DDL queue makes that seconds or
+ * more. Progress headers keep the HTTP connection alive meanwhile.
+ */
+export function createMigrationClient(options: ClickHouseOptions = {}): ClickHouseClient {
+  return createClickHouse({
+    database: 'default',
+    requestTimeoutMs: 200_000,
+    ...options,
+    settings: {
+      send_progress_in_http_headers: 1,
+      http_headers_progress_interval_ms: '20000',
+      ...options.settings,
+    },
+  });
+}
+
 /** Runs a query built with `sql` and returns its rows (JSONEachRow). */
 export async function queryRows<T>(client: ClickHouseClient, query: RawSql | string): Promise<T[]> {
   const rs = await client.query({ query: String(query), format: 'JSONEachRow' });

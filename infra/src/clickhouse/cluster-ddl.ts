@@ -146,13 +146,8 @@ export function clusterStatements(statement: string, o: ClusterDdlOptions): Clus
   if (m) {
     const [, db = '', name = '', rest = ''] = m;
     if (!(name in SHARDED_TABLES)) return [s];
-    // 18.16 runs no ON CLUSTER ALTER of a Distributed table over replicated shards; it holds no data
-    // (inserts are synchronous in cluster mode), so it is created again on the altered local tables.
-    return [
-      `ALTER TABLE ${db}.${name}${LOCAL_SUFFIX} ${on} ${rest}`,
-      `DROP TABLE IF EXISTS ${db}.${name} ${on}`,
-      distributed(db, name, o.cluster),
-    ];
+    // foldShardedAlters takes these out first: ON CLUSTER ALTERs of replicated tables are unsafe.
+    throw new ClusterDdlError(`cluster mode folds ALTERs of sharded tables into their CREATE: ${name}`);
   }
   m = new RegExp(`^DROP\\s+TABLE\\s+IF\\s+EXISTS\\s+${QUALIFIED}\\s*$`, 'i').exec(s);
   if (m) {
@@ -165,4 +160,78 @@ export function clusterStatements(statement: string, o: ClusterDdlOptions): Clus
   // INSERT … SELECT (backfills) goes through the Distributed tables as written.
   if (/^INSERT\s+INTO\s/i.test(s)) return [s];
   throw new ClusterDdlError(`cluster mode does not know how to run this statement: ${s.slice(0, 200)}`);
+}
+
+export interface PendingMigration {
+  name: string;
+  statements: string[];
+}
+
+interface ColumnLine {
+  name: string;
+  text: string;
+}
+
+/**
+ * ClickHouse 18.16 cannot run `ALTER … ON CLUSTER` on replicated tables safely: two replicas of a
+ * shard race to record the ALTER as executed, and the loser's DDL worker stops for good ("Node
+ * exists … /executed"), after which every ON CLUSTER statement waits for it. So cluster mode never
+ * alters a sharded table: `ADD COLUMN`s of a migration are folded into the CREATE of the same run
+ * (a database is created in cluster mode with all its migrations at once), each column at the place
+ * its AFTER names. A migration that alters a sharded table of an existing cluster database is refused
+ * with what to do instead. Pure; statements are the single-node ones of readMigrations.
+ */
+export function foldShardedAlters(pending: readonly PendingMigration[]): PendingMigration[] {
+  const out: { name: string; statements: (string | null)[] }[] = pending.map((m) => ({
+    name: m.name,
+    statements: [...m.statements],
+  }));
+  const creates = new Map<string, { m: number; s: number }>();
+  const create = new RegExp(`^CREATE\\s+TABLE\\s+IF\\s+NOT\\s+EXISTS\\s+${QUALIFIED}`, 'i');
+  const alter = new RegExp(`^ALTER\\s+TABLE\\s+${QUALIFIED}\\s+([\\s\\S]*)$`, 'i');
+  out.forEach((m, mi) => {
+    m.statements.forEach((statement, si) => {
+      const text = statement?.trim() ?? '';
+      const created = create.exec(text)?.[2];
+      if (created && created in SHARDED_TABLES) creates.set(created, { m: mi, s: si });
+      const a = alter.exec(text);
+      const table = a?.[2];
+      if (!a || !table || !(table in SHARDED_TABLES)) return;
+      const at = creates.get(table);
+      const target = at ? out[at.m] : undefined;
+      const createText = at ? target?.statements[at.s] : undefined;
+      if (!at || !target || !createText) {
+        throw new ClusterDdlError(
+          `migration ${m.name} alters ${table}, a sharded table of an existing cluster database; 18.16 cannot ALTER … ON CLUSTER replicated tables safely: run the ALTER on ${table}${LOCAL_SUFFIX} on one replica of each shard (without ON CLUSTER), then record ${m.name} in schema_migrations`,
+        );
+      }
+      target.statements[at.s] = addColumns(createText, a[3] ?? '', m.name);
+      m.statements[si] = null;
+    });
+  });
+  return out.map((m) => ({ name: m.name, statements: m.statements.filter((x): x is string => x !== null) }));
+}
+
+function addColumns(create: string, alterBody: string, migration: string): string {
+  const open = create.indexOf('(');
+  const engine = create.search(/\n\)\s*\nENGINE\s*=/);
+  if (open < 0 || engine < 0)
+    throw new ClusterDdlError(`cannot find the column list to fold ${migration} into`);
+  const columns: ColumnLine[] = create
+    .slice(open + 1, engine)
+    .split('\n')
+    .map((l) => l.trim().replace(/,$/, ''))
+    .filter((l) => l.length > 0)
+    .map((text) => ({ name: text.split(/\s+/)[0] ?? '', text }));
+  for (const clause of alterBody.split(/\bADD\s+COLUMN\s+/i).slice(1)) {
+    const def = clause.trim().replace(/,$/, '').trim();
+    const after = /\s+AFTER\s+([A-Za-z_][A-Za-z0-9_]*)$/i.exec(def);
+    const text = after ? def.slice(0, after.index).trim() : def;
+    const column = { name: text.split(/\s+/)[0] ?? '', text };
+    const at = after ? columns.findIndex((c) => c.name === after[1]) : -1;
+    if (after && at < 0)
+      throw new ClusterDdlError(`${migration}: no column ${after[1]} to add ${column.name} after`);
+    columns.splice(after ? at + 1 : columns.length, 0, column);
+  }
+  return `${create.slice(0, open + 1)}\n${columns.map((c) => `    ${c.text}`).join(',\n')}${create.slice(engine)}`;
 }

@@ -5,6 +5,7 @@ export {
   clickhouseUrl,
   clusterSettings,
   createClickHouse,
+  createMigrationClient,
   DEFAULT_CLICKHOUSE_URL,
   DEFAULT_DATABASE,
   exec,

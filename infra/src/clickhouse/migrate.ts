@@ -1,6 +1,12 @@
 import type { ClickHouseClient } from './client.ts';
 import { exec, queryRows } from './client.ts';
-import { type ColumnDescription, clusterStatements, distributedDdl, LOCAL_SUFFIX } from './cluster-ddl.ts';
+import {
+  type ColumnDescription,
+  clusterStatements,
+  distributedDdl,
+  foldShardedAlters,
+  LOCAL_SUFFIX,
+} from './cluster-ddl.ts';
 import { type Migration, readMigrations } from './migrations.ts';
 import { ident, raw, sql } from './quote.ts';
 
@@ -58,7 +64,14 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
       )
     ).map((r) => [r.name, r.checksum]),
   );
-  const migrations: Migration[] = readMigrations(database, options.dir);
+  const all: Migration[] = readMigrations(database, options.dir);
+  // Cluster mode folds the pending ADD COLUMNs of sharded tables into their CREATEs (cluster-ddl.ts).
+  const folded = cluster
+    ? new Map(
+        foldShardedAlters(all.filter((m) => !done.has(m.name))).map((m) => [m.name, m.statements] as const),
+      )
+    : new Map<string, string[]>();
+  const migrations = all.map((m) => ({ ...m, statements: folded.get(m.name) ?? m.statements }));
   const result: MigrateResult = { applied: [], skipped: [] };
   for (const m of migrations) {
     const recorded = done.get(m.name);

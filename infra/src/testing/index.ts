@@ -3,12 +3,13 @@
  * `stint_test_*` database and its own Kafka topic, so test files can run side by side.
  */
 import { randomBytes } from 'node:crypto';
-import { type ClickHouseClient, createClickHouse, exec } from '../clickhouse/client.ts';
+import { type ClickHouseClient, createClickHouse, createMigrationClient } from '../clickhouse/client.ts';
 import { dropDatabase, migrate } from '../clickhouse/migrate.ts';
-import { ident, sql } from '../clickhouse/quote.ts';
 
 export interface TestDatabase {
   database: string;
+  /** The cluster it was migrated for ('' for single-node mode). */
+  cluster: string;
   /** A client whose default database is the test database. */
   client: ClickHouseClient;
   drop: () => Promise<void>;
@@ -25,21 +26,30 @@ function label(text: string): string {
     .slice(0, 30);
 }
 
-export async function createTestDatabase(name: string): Promise<TestDatabase> {
+/**
+ * `cluster`: the migrations' mode (default STINT_CLICKHOUSE_CLUSTER; '' is single-node, which on a
+ * cluster's server gives a plain single-node database beside the cluster's).
+ */
+export async function createTestDatabase(
+  name: string,
+  options: { cluster?: string } = {},
+): Promise<TestDatabase> {
   const database = `stint_test_${label(name)}_${suffix()}`;
-  const admin = createClickHouse({ database: 'default' });
+  const cluster = options.cluster ?? process.env.STINT_CLICKHOUSE_CLUSTER ?? '';
+  const admin = createMigrationClient();
   try {
-    await migrate({ client: admin, database });
+    await migrate({ client: admin, database, cluster });
   } finally {
     await admin.close();
   }
   const client = createClickHouse({ database });
   return {
     database,
+    cluster,
     client,
     drop: async () => {
       if (!database.startsWith('stint_test_')) throw new Error(`refusing to drop ${database}`);
-      await dropDatabase(client, database);
+      await dropDatabase(client, database, cluster);
       await client.close();
     },
   };
