@@ -24,7 +24,16 @@ import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { encodeKafkaEvent, type KafkaEvent, kafkaKey } from '@stint/collector/contract';
-import { createClickHouse, exec, ident, join, migrate, queryRows, sql } from '@stint/infra/clickhouse';
+import {
+  createClickHouse,
+  createMigrationClient,
+  dropDatabase,
+  ident,
+  join,
+  migrate,
+  queryRows,
+  sql,
+} from '@stint/infra/clickhouse';
 import { createKafka, ensureTopic } from '@stint/infra/kafka';
 import { addSite, createToken } from '@stint/infra/registry';
 import { REPO_ROOT, serviceNodeFlags } from '@stint/infra/stack';
@@ -157,8 +166,9 @@ const site = 'bench.example';
 const kafka = createKafka({ clientId: 'bench-sessionizer' });
 
 async function freshDatabase(): Promise<void> {
-  const admin = createClickHouse({ database: 'default' });
-  await exec(admin, `DROP DATABASE IF EXISTS ${database}`);
+  // In cluster mode (STINT_CLICKHOUSE_CLUSTER) both run ON CLUSTER.
+  const admin = createMigrationClient();
+  await dropDatabase(admin, database);
   await migrate({ client: admin, database });
   await admin.close();
 }
@@ -619,5 +629,11 @@ if (parts.has('memory')) await benchMemory();
 if (parts.has('e2e')) await benchEndToEnd();
 if (parts.has('freshness')) await benchFreshness();
 say(`load average (1 min) at each part: ${JSON.stringify(loads)}`);
-writeResult('sessionizer', figures, { ...extra, load1: loads });
+// On a ClickHouse cluster (STINT_CLICKHOUSE_CLUSTER) the figures go beside the single node's.
+const cluster = process.env.STINT_CLICKHOUSE_CLUSTER;
+writeResult(cluster ? 'sessionizer-cluster' : 'sessionizer', figures, {
+  ...extra,
+  load1: loads,
+  ...(cluster ? { clickhouse_cluster: cluster, kafka_brokers: process.env.KAFKA_BROKERS } : {}),
+});
 process.exit(0);
