@@ -11,11 +11,9 @@ import { queryRows, sql } from '@stint/infra/clickhouse';
 import { waitFor } from '@stint/infra/testing';
 import { afterAll, beforeAll, expect, onTestFailed, test } from 'vitest';
 import { type Pipeline, type Service, startPipeline } from '../src/pipeline.ts';
+import { COOKIELESS_SITE, expectOneCookielessVisitor, UA } from '../src/two-collectors.ts';
 
-const SITE = 'two-collectors.test';
-const UA =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
-const OTHER_UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0';
+const SITE = COOKIELESS_SITE;
 
 let pipeline: Pipeline;
 let second: Service;
@@ -41,61 +39,11 @@ afterAll(async () => {
   await pipeline?.close();
 });
 
-async function pageview(collector: Service, path: string, ua = UA): Promise<void> {
-  const res = await fetch(`${collector.url}/api/event`, {
-    method: 'POST',
-    headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': ua },
-    body: JSON.stringify({ site: SITE, name: 'pageview', url: `https://${SITE}${path}` }),
-  });
-  expect(res.status).toBe(202);
-}
-
 test('a cookieless visitor alternating between two collectors has one visitor id and one session', async () => {
   onTestFailed(() => {
     process.stderr.write(pipeline.logs(40));
   });
-  const collectors = [pipeline.collector, second];
-  for (let i = 0; i < 6; i++) await pageview(collectors[i % 2] as Service, `/page-${i}`);
-  // Another browser on the same address: another visitor (the ids are not one constant).
-  await pageview(second, '/other', OTHER_UA);
-
-  const rows = await waitFor(
-    async () => {
-      const r = await queryRows<{ visitor_id: string; session_id: string; path: string }>(
-        pipeline.client,
-        sql`SELECT visitor_id, session_id, path FROM events WHERE site_id = ${SITE} ORDER BY ts, path`,
-      );
-      return r.length >= 7 ? r : undefined;
-    },
-    { timeoutMs: 60_000, intervalMs: 500, message: 'the 7 events in ClickHouse' },
-  );
-  const visit = rows.filter((r) => r.path.startsWith('/page-'));
-  expect(visit).toHaveLength(6);
-  expect(new Set(visit.map((r) => r.visitor_id)).size).toBe(1);
-  expect(new Set(visit.map((r) => r.session_id)).size).toBe(1);
-  const other = rows.find((r) => r.path === '/other');
-  expect(other?.visitor_id).not.toBe(visit[0]?.visitor_id);
-
-  const sessions = await waitFor(
-    async () => {
-      const r = await queryRows<{ session_id: string; pageviews: string }>(
-        pipeline.client,
-        sql`SELECT session_id, pageviews FROM sessions
-            WHERE site_id = ${SITE} AND visitor_id = ${visit[0]?.visitor_id ?? ''}`,
-      );
-      return r.length > 0 && Number(r[0]?.pageviews) === 6 ? r : undefined;
-    },
-    { timeoutMs: 60_000, intervalMs: 500, message: 'one session of 6 page views' },
-  );
-  expect(sessions).toHaveLength(1);
-
-  // Each collector keeps its own cache file, in its own data directory, with the same salt.
-  const today = new Date().toISOString().slice(0, 10);
-  const first = JSON.parse(readFileSync(join(pipeline.logDir, 'salts.json'), 'utf8'));
-  const other2 = JSON.parse(readFileSync(join(secondHome, 'salts.json'), 'utf8'));
-  expect(first.salts[today]).toMatch(/^[0-9a-f]{64}$/);
-  expect(other2.salts[today]).toBe(first.salts[today]);
-  expect(other2.secret).toBe(first.secret);
+  await expectOneCookielessVisitor(pipeline, second, secondHome);
 });
 
 /** A request on a connection of its own, so node:cluster hands it to the next worker. */

@@ -65,6 +65,11 @@ export interface SharedSaltOptions {
   /** How long the first sync may take before the collector goes on with its cache. */
   startTimeoutMs?: number;
   log?: Log;
+  /**
+   * ClickHouse cluster mode (default STINT_CLICKHOUSE_CLUSTER): the salt tables are replicated to
+   * every server, and collectors may talk to different ones.
+   */
+  cluster?: string;
 }
 
 export interface SharedSaltStore extends SaltStore {
@@ -146,7 +151,29 @@ export async function openSharedSaltStore(options: SharedSaltOptions): Promise<S
     }
   }
 
+  const cluster = options.cluster ?? process.env.STINT_CLICKHOUSE_CLUSTER ?? '';
+  /**
+   * On a cluster, collectors on other servers insert into other replicas: before reading, this
+   * server's replica fetches every candidate already committed anywhere (SYSTEM SYNC REPLICA), so
+   * the read-back sees what it would see on one server. Bounded: a replica that cannot catch up
+   * (another one down with parts only it has) reads what it has, and the next sync converges.
+   */
+  const syncReplicas = async () => {
+    if (!cluster) return;
+    for (const table of [SALTS_TABLE, SECRET_TABLE]) {
+      await client
+        .command({
+          query: `SYSTEM SYNC REPLICA ${db}.${ident(table)}`,
+          abort_signal: AbortSignal.timeout(5000),
+        })
+        .catch((err: Error) =>
+          log.warn({ err, table }, 'salt replica did not catch up; reading what it has'),
+        );
+    }
+  };
+
   const read = async (): Promise<{ days: Candidate[]; secrets: Candidate[] }> => {
+    await syncReplicas();
     const { yesterday } = keptDays(now());
     // (An alias named like the column would shadow it in WHERE on 18.16.)
     const days = await queryRows<{ d: string; value: string; created_ms: string | number }>(
