@@ -8,12 +8,13 @@
  * months are not merged by hand: OPTIMIZE … ON CLUSTER of replicated tables fails on 18.16 ("Unknown
  * log entry type") when two replicas of a shard run it at once.
  */
-import { ident, queryRows, type RawSql, sql } from '@stint/infra/clickhouse';
+import { ident, insertRows, queryRows, type RawSql, sql } from '@stint/infra/clickhouse';
 import { waitFor } from '@stint/infra/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BREAKDOWNS, INTERVALS } from '../src/queries/index.ts';
-import { buildSessions, FILTER_CASES, qs, RANGE } from './fixture.ts';
-import { type FixtureApi, fixtureApi } from './fixture-api.ts';
+import type { CacheStats } from '../src/report-cache.ts';
+import { buildSessions, FILTER_CASES, qs, RANGE, sessionRow } from './fixture.ts';
+import { type FixtureApi, fixtureApi, lateCorrectionVictim } from './fixture-api.ts';
 
 const CLUSTER = process.env.STINT_CLICKHOUSE_CLUSTER ?? '';
 
@@ -35,12 +36,13 @@ function reportPaths(): string[] {
 
 const sessions = buildSessions();
 const apis: Record<string, FixtureApi> = {};
+const clusterStats: CacheStats = { hits: 0, misses: 0, bypassed: 0, raced: 0 };
 
 beforeAll(async () => {
   expect(CLUSTER, 'the cluster suite runs with STINT_CLICKHOUSE_CLUSTER set').not.toBe('');
   const cache = { settleSeconds: 0 };
   const [cluster, single, singleMerged] = await Promise.all([
-    fixtureApi('cluster_reports', sessions, { reportCache: cache }),
+    fixtureApi('cluster_reports', sessions, { reportCache: { ...cache, stats: clusterStats } }),
     fixtureApi('single_reports', sessions, { reportCache: cache, cluster: '' }),
     fixtureApi('single_reports_m', sessions, { reportCache: cache, cluster: '', merged: true }),
   ]);
@@ -93,8 +95,26 @@ describe('the api over two shards', () => {
       expect(await singleMerged.get(path), `one node, merged: ${path}`).toEqual(want);
       expect(await cluster.get(path), `two shards: ${path}`).toEqual(want);
     }
-    // The second time the cache answers: still equal.
+    // The second time the cache answers (its fingerprints list every shard's parts): still equal.
+    const hits = clusterStats.hits;
     for (const path of paths)
       expect(await cluster.get(path), `two shards, cached: ${path}`).toEqual(await single.get(path));
+    expect(clusterStats.hits - hits).toBeGreaterThanOrEqual(paths.length);
+  });
+
+  it('a late correction on one shard reaches the cached reports at once', async () => {
+    const { cluster, single } = apis;
+    if (!cluster || !single) throw new Error('fixtures missing');
+    const path = `summary?${RANGE}`;
+    const before = await cluster.get(path);
+    expect(await cluster.get(path)).toEqual(before);
+    // A tombstone for one session, written to both: the shard holding it gets a new part.
+    const victim = lateCorrectionVictim(sessions);
+    for (const fx of [cluster, single]) {
+      await insertRows(fx.db.client, `${fx.db.database}.sessions_raw`, [sessionRow(victim, 9, 1)]);
+    }
+    const after = await cluster.get(path);
+    expect(after.data.sessions).toBe(before.data.sessions - 1);
+    expect(after).toEqual(await single.get(path));
   });
 });
