@@ -47,12 +47,15 @@ function randomString(rng: Random): string {
 }
 
 async function describeTable(table: string): Promise<string[]> {
-  // Without MATERIALIZED columns: ClickHouse computes them and an insert does not name them.
+  // Without MATERIALIZED columns (ALIAS on a cluster's Distributed tables): ClickHouse computes them
+  // and an insert does not name them.
   const rows = await queryRows<{ name: string; default_type: string }>(
     db.client,
     `DESCRIBE TABLE ${db.database}.${table}`,
   );
-  return rows.filter((r) => r.default_type !== 'MATERIALIZED').map((r) => r.name);
+  return rows
+    .filter((r) => r.default_type !== 'MATERIALIZED' && r.default_type !== 'ALIAS')
+    .map((r) => r.name);
 }
 
 function sessionRow(id: string, text: string, version: number): SessionRow {

@@ -144,7 +144,7 @@ export function clusterStatements(statement: string, o: ClusterDdlOptions): Clus
   }
   m = new RegExp(`^ALTER\\s+TABLE\\s+${QUALIFIED}\\s+([\\s\\S]*)$`, 'i').exec(s);
   if (m) {
-    const [, db = '', name = '', rest = ''] = m;
+    const name = m[2] ?? '';
     if (!(name in SHARDED_TABLES)) return [s];
     // foldShardedAlters takes these out first: ON CLUSTER ALTERs of replicated tables are unsafe.
     throw new ClusterDdlError(`cluster mode folds ALTERs of sharded tables into their CREATE: ${name}`);

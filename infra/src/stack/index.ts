@@ -6,6 +6,7 @@ import {
   clickhouseVersion,
 } from './clickhouse.ts';
 import {
+  chClusterLayout,
   clickhouseClusterDown,
   clickhouseClusterLogs,
   clickhouseClusterStatus,
@@ -86,7 +87,6 @@ export interface UpResult {
 async function localClickHouseCluster(flag?: string | boolean): Promise<ClickHouseClusterLayout | null> {
   if (flag !== undefined && flag !== false) {
     const { shards, replicas } = parseClusterShape(flag);
-    const { chClusterLayout } = await import('./clickhouse-cluster.ts');
     return chClusterLayout(shards, replicas);
   }
   return (await clickhouseClusterStatus())?.running ? recordedClickHouseCluster() : null;
