@@ -6,6 +6,16 @@ const CLUSTER_KAFKA = layoutFor(3).bootstrap;
 
 const exclude = ['**/node_modules/**', '**/.stint/**', '**/dist/**'];
 
+/** Suites that stop and start servers: against the real servers, long timeouts, one file at a time. */
+const oneFileAtATime = {
+  exclude,
+  globalSetup: ['./infra/src/testing/global-setup.ts'],
+  testTimeout: 300_000,
+  hookTimeout: 180_000,
+  maxWorkers: 1,
+  fileParallelism: false,
+};
+
 export default defineConfig({
   test: {
     projects: [
@@ -39,12 +49,7 @@ export default defineConfig({
           // at a time. Not part of `npm test`, which runs against the single nodes.
           name: 'cluster',
           include: ['*/test/**/*.cluster.test.ts'],
-          exclude,
-          globalSetup: ['./infra/src/testing/global-setup.ts'],
-          testTimeout: 300_000,
-          hookTimeout: 180_000,
-          maxWorkers: 1,
-          fileParallelism: false,
+          ...oneFileAtATime,
           env: {
             LOG_LEVEL: 'warn',
             KAFKA_BROKERS: CLUSTER_KAFKA,
@@ -58,12 +63,7 @@ export default defineConfig({
           // ClickHouse outages), so they run alone, one file at a time, after everything else.
           name: 'faults',
           include: ['e2e/test/faults/**/*.faults.test.ts'],
-          exclude,
-          globalSetup: ['./infra/src/testing/global-setup.ts'],
-          testTimeout: 300_000,
-          hookTimeout: 180_000,
-          maxWorkers: 1,
-          fileParallelism: false,
+          ...oneFileAtATime,
           sequence: { groupOrder: 2 },
           env: { LOG_LEVEL: 'warn' },
         },

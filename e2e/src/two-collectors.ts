@@ -4,12 +4,13 @@
  * visitor whose requests alternate between them is one visitor and one session; another browser on
  * the same address is another visitor; each collector's cache file holds the same salt and secret.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { queryRows, sql } from '@stint/infra/clickhouse';
 import { waitFor } from '@stint/infra/testing';
 import { expect } from 'vitest';
-import type { Pipeline, Service } from './pipeline.ts';
+import { type Pipeline, type Service, startPipeline } from './pipeline.ts';
 
 export const COOKIELESS_SITE = 'two-collectors.test';
 export const UA =
@@ -70,4 +71,29 @@ export async function expectOneCookielessVisitor(pipeline: Pipeline, second: Ser
   expect(first.salts[today]).toMatch(/^[0-9a-f]{64}$/);
   expect(other2.salts[today]).toBe(first.salts[today]);
   expect(other2.secret).toBe(first.secret);
+}
+
+/**
+ * A pipeline (sessionizer, no api) with two collectors of their own data directories, started at
+ * once on a database without salts, so they race to create the day's salt. `secondEnv` on top of the
+ * second collector's environment (another ClickHouse server, say).
+ */
+export async function startTwoCollectors(label: string, secondEnv: Record<string, string> = {}) {
+  const pipeline = await startPipeline({
+    label,
+    sites: [{ site_id: COOKIELESS_SITE, gap_s: 1800 }],
+    partitions: 3,
+    api: false,
+    collector: false,
+  });
+  const secondHome = mkdtempSync(join(tmpdir(), 'stint-collector-2-'));
+  const [, second] = await Promise.all([
+    pipeline.collector.start(),
+    pipeline.addCollector({
+      STINT_HOME: secondHome,
+      COLLECTOR_SALT_FILE: join(secondHome, 'salts.json'),
+      ...secondEnv,
+    }),
+  ]);
+  return { pipeline, second, secondHome };
 }

@@ -10,8 +10,13 @@ import { join } from 'node:path';
 import { queryRows, sql } from '@stint/infra/clickhouse';
 import { waitFor } from '@stint/infra/testing';
 import { afterAll, beforeAll, expect, onTestFailed, test } from 'vitest';
-import { type Pipeline, type Service, startPipeline } from '../src/pipeline.ts';
-import { COOKIELESS_SITE, expectOneCookielessVisitor, UA } from '../src/two-collectors.ts';
+import type { Pipeline, Service } from '../src/pipeline.ts';
+import {
+  COOKIELESS_SITE,
+  expectOneCookielessVisitor,
+  startTwoCollectors,
+  UA,
+} from '../src/two-collectors.ts';
 
 const SITE = COOKIELESS_SITE;
 
@@ -20,19 +25,7 @@ let second: Service;
 let secondHome: string;
 
 beforeAll(async () => {
-  pipeline = await startPipeline({
-    label: 'two_collectors',
-    sites: [{ site_id: SITE, gap_s: 1800 }],
-    partitions: 3,
-    api: false,
-    collector: false,
-  });
-  secondHome = mkdtempSync(join(tmpdir(), 'stint-collector-2-'));
-  // Both start at once on a database without salts: they race to create the day's salt.
-  [, second] = await Promise.all([
-    pipeline.collector.start(),
-    pipeline.addCollector({ STINT_HOME: secondHome, COLLECTOR_SALT_FILE: join(secondHome, 'salts.json') }),
-  ]);
+  ({ pipeline, second, secondHome } = await startTwoCollectors('two_collectors'));
 });
 
 afterAll(async () => {
