@@ -14,7 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClickHouse, ident, insertRows, queryRows, sql } from '@stint/infra/clickhouse';
-import { createTestDatabase, type TestDatabase } from '@stint/infra/testing';
+import { createTestDatabase, type TestDatabase, waitFor } from '@stint/infra/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keptDays } from '../src/enrich/salt-rules.ts';
 import { openSharedSaltStore, SALTS_TABLE, type SharedSaltStore } from '../src/enrich/shared-salts.ts';
@@ -101,14 +101,34 @@ describe('shared salts', () => {
     const s = await open({ now: () => t, cacheFile });
     expect(statSync(cacheFile).mode & 0o777).toBe(0o600);
     const first = hex(s.saltFor('2025-03-10'));
-    const partsOf = (day: string) =>
-      queryRows<{ path: string; active: number }>(
-        db.client,
-        sql`SELECT path, active FROM system.parts WHERE database = ${db.database} AND table = ${SALTS_TABLE}
-            AND partition = ${day}`,
-      );
+    // The parts of a day on this server, or on a cluster (shared-salts.cluster.test.ts runs this file
+    // there) on every server: the salt tables have a replica on each, and a drop reaches them all.
+    const servers = db.cluster
+      ? (
+          await queryRows<{ address: string }>(
+            db.client,
+            sql`SELECT concat(host_address, ':', toString(port)) AS address FROM system.clusters WHERE cluster = ${db.cluster}`,
+          )
+        ).map((r) => sql`remote(${r.address}, system.parts)`)
+      : [sql`system.parts`];
+    const partsOf = async (day: string) =>
+      (
+        await Promise.all(
+          servers.map((from) =>
+            queryRows<{ path: string; active: number }>(
+              db.client,
+              sql`SELECT path, active FROM ${from} WHERE database = ${db.database} AND table = ${SALTS_TABLE}
+                  AND partition = ${day}`,
+            ),
+          ),
+        )
+      ).flat();
+    // Replication is asynchronous: on a cluster, wait until every replica holds the day.
+    await waitFor(async () => (await partsOf('2025-03-10')).length >= servers.length, {
+      timeoutMs: 30_000,
+      message: 'the day on every server',
+    });
     const before = await partsOf('2025-03-10');
-    expect(before.length).toBeGreaterThan(0);
     // The shared stack runs on this machine: the part directory is there to be looked at.
     for (const p of before) expect(existsSync(p.path)).toBe(true);
 
@@ -121,7 +141,10 @@ describe('shared salts', () => {
     await s.sync();
     expect(s.saltFor('2025-03-10')).toBeNull();
     expect(s.days()).toEqual(['2025-03-11', '2025-03-12', '2025-03-13']);
-    expect(await partsOf('2025-03-10')).toEqual([]);
+    await waitFor(async () => (await partsOf('2025-03-10')).length === 0, {
+      timeoutMs: 30_000,
+      message: 'the day dropped on every server',
+    });
     for (const p of before) expect(existsSync(p.path)).toBe(false);
     const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as { salts: Record<string, string> };
     expect(Object.keys(cached.salts).sort()).toEqual(['2025-03-11', '2025-03-12', '2025-03-13']);
