@@ -28,7 +28,14 @@ export function clusterSettings(env: NodeJS.ProcessEnv = process.env): ClickHous
   if (!env.STINT_CLICKHOUSE_CLUSTER) return {};
   // in_order: reads go to the first replica of a shard that answers, the one the api's part listing
   // reads too (api/src/partitions.ts), not to a random one.
-  return { insert_distributed_sync: 1, distributed_product_mode: 'local', load_balancing: 'in_order' };
+  // insert_deduplicate off: replicated tables keep every insert block as a single node's tables do
+  // (exactly-once never relied on dropping repeated blocks; see sessionizer/README.md).
+  return {
+    insert_distributed_sync: 1,
+    distributed_product_mode: 'local',
+    load_balancing: 'in_order',
+    insert_deduplicate: 0,
+  };
 }
 
 export function clickhouseUrl(env: NodeJS.ProcessEnv = process.env): string {
