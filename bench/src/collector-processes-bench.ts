@@ -9,10 +9,9 @@
  * CPU, so the ratio is what N processes give here, not their ceiling.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { freePort } from '@stint/e2e/pipeline';
 import { createClickHouse, createMigrationClient, dropDatabase, migrate } from '@stint/infra/clickhouse';
 import { createKafka, ensureTopic } from '@stint/infra/kafka';
 import { addSite } from '@stint/infra/registry';
@@ -55,14 +54,6 @@ try {
 const client = createClickHouse({ database });
 await addSite(client, database, { site_id: site });
 await ensureTopic(createKafka({ clientId: 'bench', brokers: kafkaBrokers.split(',') }), topic, 6);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 let running: ChildProcess | undefined;
 process.on('exit', () => running?.kill('SIGTERM'));
