@@ -20,7 +20,8 @@ import { createClickHouse, exec, migrate } from '@stint/infra/clickhouse';
 import { createKafka, ensureTopic } from '@stint/infra/kafka';
 import { addSite, createToken } from '@stint/infra/registry';
 import { REPO_ROOT } from '@stint/infra/stack';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
+import { BENCH_UA, type Run, runLoad, singleEvents } from './collector-load.ts';
 import { type Figure, round, writeResult } from './results.ts';
 
 const { values } = parseArgs({
@@ -62,34 +63,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-interface Run {
-  /** 2xx answers per second: only acknowledged requests count. */
-  rps: number;
-  /** 2xx answers in all. */
-  ok: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  errors: number;
-  statusCodes: Record<string, number>;
-  /** CPU time of the collector process per acknowledged event (µs): what load on the machine hardly changes. */
-  cpuUsPerEvent?: number;
-}
-
-async function load(opts: autocannon.Options): Promise<Run> {
-  const r = await autocannon({ duration: seconds, ...opts });
-  const statusCodes: Record<string, number> = {};
-  for (const [code, s] of Object.entries(r.statusCodeStats ?? {})) statusCodes[code] = s.count ?? 0;
-  return {
-    rps: r['2xx'] / r.duration,
-    ok: r['2xx'],
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    non2xx: r.non2xx,
-    errors: r.errors,
-    statusCodes,
-  };
-}
+const load = (opts: autocannon.Options): Promise<Run> => runLoad(seconds, opts);
 
 /** CPU seconds the collector process has used so far (its own Prometheus metric). */
 async function collectorCpuSeconds(base: string): Promise<number> {
@@ -189,32 +163,8 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 200));
 }
 
-const ua =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
-const single = JSON.stringify({
-  site,
-  name: 'pageview',
-  url: `https://${site}/pricing?utm_source=newsletter`,
-  referrer: 'https://www.google.com/',
-  visitor_id: 'benchvisitor0000000001',
-});
-/**
- * Single events come from 1,000 visitors in turn: one visitor's events share a key, hence a
- * partition and a producer lane, so a bench with one visitor measures one partition, not the collector.
- */
-const VISITORS = 1000;
-const singles = Array.from({ length: VISITORS }, (_, i) =>
-  single.replace('benchvisitor0000000001', `benchvisitor${String(i).padStart(10, '0')}`),
-);
-let nextSingle = 0;
-const manyVisitors: autocannon.Request[] = [
-  {
-    setupRequest: (req) => {
-      nextSingle = (nextSingle + 1) % VISITORS;
-      return { ...req, body: singles[nextSingle] };
-    },
-  },
-];
+const ua = BENCH_UA;
+const { body: single, requests: manyVisitors, headers: singleHeaders } = singleEvents(site);
 const BATCH = 500;
 const batch = JSON.stringify({
   site,
@@ -230,7 +180,6 @@ const batch = JSON.stringify({
 
 const load0 = loadavg();
 say(`load average before: ${load0.map((l) => l.toFixed(2)).join(' ')}`);
-const singleHeaders = { 'content-type': 'text/plain', 'user-agent': ua };
 const batchHeaders = {
   'content-type': 'application/json',
   authorization: `Bearer ${ingest.secret}`,

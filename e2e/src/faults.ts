@@ -4,7 +4,7 @@
  * what the ledger of acknowledged events implies.
  */
 import { waitFor } from '@stint/infra/testing';
-import { arrivalOrder, generateVisits, rng, type Sender, startSender } from './load.ts';
+import { arrivalOrder, generateVisits, rng, type Sender, type SendOptions, startSender } from './load.ts';
 import { type Pipeline, type PipelineOptions, startPipeline } from './pipeline.ts';
 import { type Comparison, compareWithLedger } from './reference.ts';
 
@@ -42,6 +42,8 @@ export interface LoadOptions {
   rate?: number;
   concurrency?: number;
   deadlineMs?: number;
+  batchSize?: number;
+  onAnswer?: SendOptions['onAnswer'];
 }
 
 export function startLoad(p: Pipeline, o: LoadOptions): Sender {
@@ -61,6 +63,8 @@ export function startLoad(p: Pipeline, o: LoadOptions): Sender {
     rate: o.rate ?? 150,
     concurrency: o.concurrency ?? 2,
     ...(o.deadlineMs !== undefined ? { deadlineMs: o.deadlineMs } : {}),
+    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    ...(o.onAnswer ? { onAnswer: o.onAnswer } : {}),
   });
 }
 

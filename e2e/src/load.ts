@@ -118,6 +118,8 @@ export interface SendOptions {
   userAgent?: string;
   /** `/api/events` (default) or `/api/import` (imports and backfills: their own topic, no age bound). */
   endpoint?: '/api/events' | '/api/import';
+  /** Called with every answer (HTTP status, or `network`), its body and the batch's event ids. */
+  onAnswer?: (status: number | 'network', body: string, eventIds: string[]) => void;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -184,6 +186,11 @@ export function startSender(o: SendOptions): Sender {
         });
         count(String(res.status));
         const text = await res.text();
+        o.onAnswer?.(
+          res.status,
+          text,
+          batch.map((e) => e.event_id),
+        );
         if (res.status === 202 || res.status === 200) {
           const answer = JSON.parse(text) as { accepted: number; dropped: number };
           if (answer.accepted !== batch.length) {
@@ -205,6 +212,11 @@ export function startSender(o: SendOptions): Sender {
       } catch (err) {
         if (err instanceof FatalAnswer) throw err;
         count('network');
+        o.onAnswer?.(
+          'network',
+          String(err),
+          batch.map((e) => e.event_id),
+        );
       }
       await sleep(retryAfterMs);
     }

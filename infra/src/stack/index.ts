@@ -19,6 +19,7 @@ import { type ClickHouseClusterLayout, parseClusterShape } from './clickhouse-cl
 import { kafkaDown, kafkaPaths, kafkaStatus, kafkaUp, kafkaVersion } from './kafka.ts';
 import {
   brokerDown,
+  brokerKill,
   brokerUp,
   clusterLogs,
   clusterPaths,
@@ -42,6 +43,7 @@ export { PORTS, REPO_ROOT, stintHome } from './paths.ts';
 export { zookeeperDown, zookeeperStatus, zookeeperUp } from './zookeeper.ts';
 export {
   brokerDown,
+  brokerKill,
   brokerUp,
   clickhouseClusterDown,
   clickhouseClusterStatus,

@@ -6,7 +6,7 @@
  * (broker 1 takes the single node's port).
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createKafka } from '../kafka/index.ts';
 import { ensureKafkaJars, javaCommand, kafkaJavaArgs, kafkaPaths, writeLog4j } from './kafka.ts';
 import { type ClusterLayout, clusterLayout, type KafkaNode, nodeProperties } from './kafka-layout.ts';
@@ -170,6 +170,23 @@ export function brokerDown(nodeId: number): Promise<boolean> {
   const node = brokers === null ? undefined : layoutFor(brokers).brokers.find((b) => b.nodeId === nodeId);
   if (!node) return Promise.resolve(false);
   return stopDaemon(nodePaths(node).pid, 30_000);
+}
+
+/**
+ * SIGKILLs broker `nodeId` of the recorded cluster (a crash: no controlled shutdown, no leadership
+ * hand-over) and waits until it is gone; false when it was not running. `brokerUp` starts it again.
+ */
+export async function brokerKill(nodeId: number): Promise<boolean> {
+  const brokers = recordedBrokerCount();
+  const node = brokers === null ? undefined : layoutFor(brokers).brokers.find((b) => b.nodeId === nodeId);
+  if (!node) return false;
+  const file = nodePaths(node).pid;
+  const pid = readPid(file);
+  if (pid === null) return false;
+  process.kill(pid, 'SIGKILL');
+  while (isAlive(pid)) await sleep(100);
+  rmSync(file, { force: true });
+  return true;
 }
 
 /** Idempotent: the controller first, then every broker; ready when every broker's port answers. */
