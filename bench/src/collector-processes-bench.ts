@@ -25,7 +25,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '15' },
     'warmup-seconds': { type: 'string', default: '10' },
     connections: { type: 'string', default: '200' },
-    name: { type: 'string', default: 'collector-processes' },
+    /** Default: collector-processes, or collector-processes-cluster on a Kafka or ClickHouse cluster. */
+    name: { type: 'string' },
   },
 });
 const processes = Number(values.processes);
@@ -127,14 +128,19 @@ const figures: Figure[] = [
   { name: 'p99 latency, 1 process', value: one.p99, unit: 'ms' },
   { name: `p99 latency, ${processes} processes`, value: many.p99, unit: 'ms' },
 ];
-writeResult(values.name, figures, {
-  kafka: kafkaKind,
-  clickhouse: chCluster || 'single node',
-  processes,
-  seconds,
-  warmupSeconds,
-  connections,
-  loadavg: { before: load0, after: load1 },
-  runs: { one, many },
-});
+writeResult(
+  values.name ??
+    (kafkaBrokers.includes(',') || chCluster ? 'collector-processes-cluster' : 'collector-processes'),
+  figures,
+  {
+    kafka: kafkaKind,
+    clickhouse: chCluster || 'single node',
+    processes,
+    seconds,
+    warmupSeconds,
+    connections,
+    loadavg: { before: load0, after: load1 },
+    runs: { one, many },
+  },
+);
 process.exit(0);
