@@ -16,7 +16,7 @@ import {
   expectOneCookielessVisitor,
   startTwoCollectors,
   UA,
-} from '../src/two-collectors.ts';
+} from './two-collectors-check.ts';
 
 const SITE = COOKIELESS_SITE;
 

@@ -1,7 +1,7 @@
 import { recordedClickHouseCluster } from '@stint/infra/stack';
 import { afterAll, beforeAll, onTestFailed, test } from 'vitest';
 import type { Pipeline, Service } from '../../src/pipeline.ts';
-import { expectOneCookielessVisitor, startTwoCollectors } from '../../src/two-collectors.ts';
+import { expectOneCookielessVisitor, startTwoCollectors } from '../two-collectors-check.ts';
 
 let pipeline: Pipeline;
 let second: Service;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { queryRows, sql } from '@stint/infra/clickhouse';
 import { waitFor } from '@stint/infra/testing';
 import { expect } from 'vitest';
-import { type Pipeline, type Service, startPipeline } from './pipeline.ts';
+import { type Pipeline, type Service, startPipeline } from '../src/pipeline.ts';
 
 export const COOKIELESS_SITE = 'two-collectors.test';
 export const UA =
