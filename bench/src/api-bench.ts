@@ -8,11 +8,22 @@
  * the report in ClickHouse, as after each write to the data it reads). Then a third, `live`: the api
  * as configured with open sessions of the current month rewritten before each request, the way the
  * sessionizer writes (`--live-runs 0` skips it).
+ * On a ClickHouse cluster (STINT_CLICKHOUSE_CLUSTER, the local `stack up --clickhouse-cluster`) the
+ * same data is migrated in cluster mode and the figures go to `bench/results/api-cluster.json`.
  */
 import { parseArgs } from 'node:util';
 import { buildApi } from '@stint/api/app';
-import { createClickHouse, exec, migrate, queryRows } from '@stint/infra/clickhouse';
+import {
+  createClickHouse,
+  createMigrationClient,
+  dropDatabase,
+  exec,
+  LOCAL_SUFFIX,
+  migrate,
+  queryRows,
+} from '@stint/infra/clickhouse';
 import { addSite, createToken } from '@stint/infra/registry';
+import { recordedClickHouseCluster } from '@stint/infra/stack';
 import { generateBenchData } from './bench-data.ts';
 import { type Figure, percentile, round, writeResult } from './results.ts';
 
@@ -30,20 +41,23 @@ const database = 'stint_bench_api';
 const site = 'bench.example';
 const say = (m: string) => process.stderr.write(`bench/api: ${m}\n`);
 
-const admin = createClickHouse({ database: 'default', requestTimeoutMs: 600_000 });
+const cluster = process.env.STINT_CLICKHOUSE_CLUSTER ?? '';
+const admin = createMigrationClient({ requestTimeoutMs: 600_000 });
+if (cluster) say(`cluster mode: ${cluster}`);
 const wanted = Number(values.events);
-let have = 0;
-try {
-  have = Number(
-    (await queryRows<{ c: string }>(admin, `SELECT count() AS c FROM ${database}.events_raw`))[0]?.c ?? 0,
-  );
-} catch {
-  have = 0;
-}
+// What --reuse finds: the events kept from an earlier run (none when the database is not there).
+const kept = await queryRows<{ c: string }>(
+  admin,
+  `SELECT count() AS c FROM system.tables WHERE database = '${database}' AND name = 'events_raw'`,
+);
+const have =
+  Number(kept[0]?.c) > 0
+    ? Number((await queryRows<{ c: string }>(admin, `SELECT count() AS c FROM ${database}.events_raw`))[0]?.c)
+    : 0;
 if (!values.reuse || have !== wanted) {
   say(`generating ${wanted.toLocaleString()} events…`);
-  await exec(admin, `DROP DATABASE IF EXISTS ${database}`);
-  await migrate({ client: admin, database });
+  await dropDatabase(admin, database, cluster);
+  await migrate({ client: admin, database, cluster });
   const t = Date.now();
   await generateBenchData(admin, {
     database,
@@ -57,21 +71,46 @@ if (!values.reuse || have !== wanted) {
 } else {
   // Data kept from an older version gets the newer migrations (and their backfills) first, then is
   // merged like freshly generated data (a backfill leaves the rollups in several parts).
-  await migrate({ client: admin, database, log: say });
+  await migrate({ client: admin, database, cluster, log: say });
   say('merging parts…');
   await mergeAll();
 }
 
-/** Merges the data tables and the per-visitor rollups (migration 006) into one part per partition. */
+/**
+ * Merges the data tables and the per-visitor rollups (migration 006) into one part per partition.
+ * On a cluster: the local tables, through the first replica of each shard (OPTIMIZE … ON CLUSTER of
+ * replicated tables fails on 18.16; a replica's merge is replicated to the others).
+ */
 async function mergeAll(): Promise<void> {
-  for (const t of [
+  const tables = [
     'sessions_raw',
     'events_raw',
     'visitor_first_seen',
     'visitor_sessions',
     'visitor_tombstones',
-  ]) {
-    await exec(admin, `OPTIMIZE TABLE ${database}.${t} FINAL`);
+  ];
+  if (!cluster) {
+    for (const t of tables) await exec(admin, `OPTIMIZE TABLE ${database}.${t} FINAL`);
+    return;
+  }
+  const layout = recordedClickHouseCluster();
+  if (!layout)
+    throw new Error('cluster mode: the merges need the local cluster (stint stack up --clickhouse-cluster)');
+  for (const node of layout.nodes.filter((n) => n.replica === 1)) {
+    const server = createMigrationClient({ url: `http://127.0.0.1:${node.http}`, requestTimeoutMs: 600_000 });
+    try {
+      for (const t of tables) {
+        // 18.16 fails OPTIMIZE of an empty replicated table ("Unknown log entry type: 0").
+        const parts = await queryRows<{ c: string }>(
+          server,
+          `SELECT count() AS c FROM system.parts WHERE database = '${database}' AND table = '${t}${LOCAL_SUFFIX}' AND active`,
+        );
+        if (Number(parts[0]?.c) > 0)
+          await exec(server, `OPTIMIZE TABLE ${database}.${t}${LOCAL_SUFFIX} FINAL`);
+      }
+    } finally {
+      await server.close();
+    }
   }
 }
 const client = createClickHouse({ database, requestTimeoutMs: 300_000 });
@@ -171,7 +210,7 @@ if (liveRuns > 0) {
   const columns = (
     await queryRows<{ name: string }>(
       client,
-      `SELECT name FROM system.columns WHERE database = '${database}' AND table = 'sessions_raw' AND default_kind != 'MATERIALIZED'`,
+      `SELECT name FROM system.columns WHERE database = '${database}' AND table = 'sessions_raw' AND default_kind NOT IN ('MATERIALIZED', 'ALIAS')`,
     )
   ).map((r) => r.name);
   const cols = columns.join(', ');
@@ -229,8 +268,9 @@ if (coldFigures.length > 0) {
   });
 }
 figures.push(...coldFigures, ...liveFigures);
-writeResult('api', figures, {
+writeResult(cluster ? 'api-cluster' : 'api', figures, {
   events: wanted,
+  ...(cluster ? { clickhouse_cluster: cluster } : {}),
   runs,
   detail,
   cold_runs: coldRuns,
