@@ -4,12 +4,14 @@ import {
   clusterStatements,
   distributedDdl,
   foldShardedAlters,
+  redistributeDdl,
 } from '../src/clickhouse/cluster-ddl.ts';
 import { readMigrations } from '../src/clickhouse/migrations.ts';
 import {
   clickhouseClusterLayout,
   clusterConfigXml,
   parseClusterShape,
+  shardUrls,
 } from '../src/stack/clickhouse-cluster-layout.ts';
 
 const on = { cluster: 'c1' };
@@ -59,8 +61,22 @@ describe('cluster mode DDL', () => {
     ]);
   });
 
+  it("a data table's ALTER runs on one server per shard (not ON CLUSTER), then its Distributed table is rebuilt", () => {
+    expect(texts('ALTER TABLE `db`.sessions_raw\n    MODIFY COLUMN x UInt16')).toEqual([
+      { shardAlter: { db: '`db`', name: 'sessions_raw', body: 'MODIFY COLUMN x UInt16', cluster: 'c1' } },
+    ]);
+    expect(
+      redistributeDdl({ db: '`db`', name: 'events_raw', cluster: 'c1' }, [
+        { name: 'site_id', type: 'String', default_type: '', default_expression: '' },
+      ]),
+    ).toEqual([
+      'DROP TABLE IF EXISTS `db`.events_raw ON CLUSTER `c1`',
+      'CREATE TABLE IF NOT EXISTS `db`.events_raw ON CLUSTER `c1`\n(\n    `site_id` String\n)\nENGINE = Distributed(`c1`, `db`, events_raw_local, cityHash64(site_id, visitor_id))',
+    ]);
+  });
+
   it('refuses what it cannot run safely or does not know', () => {
-    expect(() => texts('ALTER TABLE `db`.sessions_raw ADD COLUMN x UInt8')).toThrow(ClusterDdlError);
+    expect(() => texts('DROP TABLE IF EXISTS `db`.events_raw')).toThrow(ClusterDdlError);
     expect(() => texts('DROP TABLE IF EXISTS `db`.events_raw')).toThrow(/does not drop data table/);
     expect(() => texts('RENAME TABLE `db`.a TO `db`.b')).toThrow(/does not know/);
     expect(() => texts('CREATE MATERIALIZED VIEW IF NOT EXISTS `db`.mv ENGINE = Memory AS SELECT 1')).toThrow(
@@ -88,9 +104,19 @@ describe('cluster mode DDL', () => {
       'CREATE TABLE IF NOT EXISTS `db`.events_raw\n(\n    a String,\n    c UInt8,\n    b String,\n    d UInt64 MATERIALIZED cityHash64(a)\n)\nENGINE = MergeTree\nORDER BY a',
     );
     expect(folded[1]?.statements).toEqual(['ALTER TABLE `db`.sites ADD COLUMN e UInt8']);
-    expect(() =>
-      foldShardedAlters([{ name: '009', statements: ['ALTER TABLE `db`.events_raw ADD COLUMN c UInt8'] }]),
-    ).toThrow(/existing cluster database/);
+  });
+
+  it('leaves an ALTER of a table not created in the same run, or one that is not only ADD COLUMNs', () => {
+    const alter = 'ALTER TABLE `db`.events_raw ADD COLUMN c UInt8';
+    expect(foldShardedAlters([{ name: '009', statements: [alter] }])).toEqual([
+      { name: '009', statements: [alter] },
+    ]);
+    const create =
+      'CREATE TABLE IF NOT EXISTS `db`.events_raw\n(\n    a String\n)\nENGINE = MergeTree\nORDER BY a';
+    const modify = 'ALTER TABLE `db`.events_raw ADD COLUMN c UInt8, MODIFY COLUMN a LowCardinality(String)';
+    expect(foldShardedAlters([{ name: '001', statements: [create, modify] }])).toEqual([
+      { name: '001', statements: [create, modify] },
+    ]);
   });
 
   it('rewrites every migration of the repository', () => {
@@ -121,6 +147,18 @@ describe('cluster mode DDL', () => {
 });
 
 describe('the local ClickHouse cluster layout', () => {
+  it('names one server of each shard for the ALTERs of sharded tables', () => {
+    const layout = clickhouseClusterLayout({
+      shards: 2,
+      replicas: 2,
+      httpPort: 18123,
+      tcpPort: 19000,
+      zookeeperPort: 12181,
+      dir: '/d',
+    });
+    expect(shardUrls(layout)).toEqual(['http://127.0.0.1:18123', 'http://127.0.0.1:18143']);
+  });
+
   it('parses SHARDSxREPLICAS and refuses the rest', () => {
     expect(parseClusterShape(true)).toEqual({ shards: 2, replicas: 2 });
     expect(parseClusterShape('3x1')).toEqual({ shards: 3, replicas: 1 });

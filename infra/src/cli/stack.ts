@@ -7,6 +7,8 @@ import {
   clusterReplication,
   kafkaVersion,
   PORTS,
+  recordedClickHouseCluster,
+  shardUrls,
   stackDown,
   stackLogs,
   stackStatus,
@@ -58,8 +60,17 @@ export async function runMigrations(
   cluster = process.env.STINT_CLICKHOUSE_CLUSTER || '',
 ): Promise<void> {
   const client = createMigrationClient();
+  // The local cluster's shards listen on ports of their own: an ALTER of a sharded table finds them here.
+  const layout = process.env.CLICKHOUSE_URL ? null : recordedClickHouseCluster();
+  const local = layout?.name === cluster && !process.env.STINT_CLICKHOUSE_SHARD_URLS ? layout : null;
   try {
-    const res = await migrate({ client, database, cluster, log: (m) => say(`${database}: ${m}`) });
+    const res = await migrate({
+      client,
+      database,
+      cluster,
+      ...(local ? { shardUrls: shardUrls(local) } : {}),
+      log: (m) => say(`${database}: ${m}`),
+    });
     say(
       `migrations: ${res.applied.length} applied, ${res.skipped.length} already applied (database ${database})`,
     );

@@ -18,7 +18,10 @@
  *   reads them locally and a write on any server reaches all. An ALTER of one (a column, a dropped
  *   salt partition) runs on one server and is replicated by ZooKeeper, so it stays without ON CLUSTER.
  *
- * Everything else (databases, views, the sharded tables' ALTERs, drops) runs ON CLUSTER.
+ * Everything else (databases, views, drops) runs ON CLUSTER. An ALTER of a sharded table does not
+ * (18.16 cannot run it ON CLUSTER on replicated tables safely, see foldShardedAlters): it runs on
+ * `<name>_local` on one server of each shard, ZooKeeper carries it to the other replicas, and the
+ * Distributed table is created again from the new columns (`ShardAlter`, migrate.ts).
  */
 
 export const SHARDED_TABLES: Readonly<Record<string, string>> = {
@@ -73,7 +76,16 @@ export interface DistributedTable {
   distributed: { db: string; name: string; cluster: string };
 }
 
-export type ClusterStatement = string | DistributedTable;
+/**
+ * An ALTER of a sharded table: migrate.ts runs `ALTER TABLE <db>.<name>_local <body>` on one server
+ * of each shard, then rebuilds the Distributed table from the local table's new columns
+ * (redistributeDdl).
+ */
+export interface ShardAlter {
+  shardAlter: { db: string; name: string; body: string; cluster: string };
+}
+
+export type ClusterStatement = string | DistributedTable | ShardAlter;
 
 function distributed(db: string, name: string, cluster: string): DistributedTable {
   return { distributed: { db, name, cluster } };
@@ -102,6 +114,24 @@ export function distributedDdl(
 ${cols.join(',\n')}
 )
 ENGINE = Distributed(${cluster}, ${t.db}, ${t.name}${LOCAL_SUFFIX}, ${SHARDED_TABLES[t.name]})`;
+}
+
+/**
+ * After an ALTER of `<name>_local`: the Distributed table dropped and created again from its columns.
+ * 18.16 offers nothing better: `ALTER … ON CLUSTER` of a Distributed table is refused on a cluster
+ * of replicated shards ("isn't replicated, but shard #2 is replicated"), and a RENAMEd Distributed
+ * table keeps the folder of its first name, which later makes DROP DATABASE fail ("Directory not
+ * empty"). Between the two statements (the DDL queue's latency, well under a second here) the table
+ * is missing on a server: a sessionizer's insert is retried, a report answers 5xx.
+ */
+export function redistributeDdl(
+  t: DistributedTable['distributed'],
+  columns: readonly ColumnDescription[],
+): string[] {
+  return [
+    `DROP TABLE IF EXISTS ${t.db}.${t.name} ON CLUSTER ${quoteIdent(t.cluster)}`,
+    distributedDdl(t, columns),
+  ];
 }
 
 /** One single-node statement as the statements of cluster mode, in order. */
@@ -144,10 +174,10 @@ export function clusterStatements(statement: string, o: ClusterDdlOptions): Clus
   }
   m = new RegExp(`^ALTER\\s+TABLE\\s+${QUALIFIED}\\s+([\\s\\S]*)$`, 'i').exec(s);
   if (m) {
-    const name = m[2] ?? '';
+    const [, db = '', name = '', body = ''] = m;
     if (!(name in SHARDED_TABLES)) return [s];
-    // foldShardedAlters takes these out first: ON CLUSTER ALTERs of replicated tables are unsafe.
-    throw new ClusterDdlError(`cluster mode folds ALTERs of sharded tables into their CREATE: ${name}`);
+    // Not ON CLUSTER: replicated tables' ALTERs are unsafe there (foldShardedAlters).
+    return [{ shardAlter: { db, name, body: body.trim(), cluster: o.cluster } }];
   }
   m = new RegExp(`^DROP\\s+TABLE\\s+IF\\s+EXISTS\\s+${QUALIFIED}\\s*$`, 'i').exec(s);
   if (m) {
@@ -175,11 +205,12 @@ interface ColumnLine {
 /**
  * ClickHouse 18.16 cannot run `ALTER … ON CLUSTER` on replicated tables safely: two replicas of a
  * shard race to record the ALTER as executed, and the loser's DDL worker stops for good ("Node
- * exists … /executed"), after which every ON CLUSTER statement waits for it. So cluster mode never
- * alters a sharded table: `ADD COLUMN`s of a migration are folded into the CREATE of the same run
- * (a database is created in cluster mode with all its migrations at once), each column at the place
- * its AFTER names. A migration that alters a sharded table of an existing cluster database is refused
- * with what to do instead. Pure; statements are the single-node ones of readMigrations.
+ * exists … /executed"), after which every ON CLUSTER statement waits for it. So cluster mode alters a
+ * sharded table on one server per shard (ShardAlter), and where it can avoids that altogether: an
+ * ALTER made only of `ADD COLUMN`s of a table created in the same run (a database is created in
+ * cluster mode with all its migrations at once) is folded into the CREATE, each column at the place
+ * its AFTER names. Any other ALTER of a sharded table is left for ShardAlter. Pure; statements are
+ * the single-node ones of readMigrations.
  */
 export function foldShardedAlters(pending: readonly PendingMigration[]): PendingMigration[] {
   const out: { name: string; statements: (string | null)[] }[] = pending.map((m) => ({
@@ -200,16 +231,22 @@ export function foldShardedAlters(pending: readonly PendingMigration[]): Pending
       const at = creates.get(table);
       const target = at ? out[at.m] : undefined;
       const createText = at ? target?.statements[at.s] : undefined;
-      if (!at || !target || !createText) {
-        throw new ClusterDdlError(
-          `migration ${m.name} alters ${table}, a sharded table of an existing cluster database; 18.16 cannot ALTER … ON CLUSTER replicated tables safely: run the ALTER on ${table}${LOCAL_SUFFIX} on one replica of each shard (without ON CLUSTER), then record ${m.name} in schema_migrations`,
-        );
-      }
+      if (!at || !target || !createText || !onlyAddColumns(a[3] ?? '')) return;
       target.statements[at.s] = addColumns(createText, a[3] ?? '', m.name);
       m.statements[si] = null;
     });
   });
   return out.map((m) => ({ name: m.name, statements: m.statements.filter((x): x is string => x !== null) }));
+}
+
+/** An ALTER body of ADD COLUMNs alone (any other clause keyword, even inside an expression, says no). */
+function onlyAddColumns(body: string): boolean {
+  return (
+    /^\s*ADD\s+COLUMN\s/i.test(body) &&
+    !/\b(MODIFY|DROP|CLEAR|COMMENT|DELETE|UPDATE|ATTACH|DETACH|FREEZE|FETCH|REPLACE|MOVE|RENAME)\b/i.test(
+      body,
+    )
+  );
 }
 
 function addColumns(create: string, alterBody: string, migration: string): string {

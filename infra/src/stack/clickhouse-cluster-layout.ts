@@ -79,6 +79,14 @@ export function clickhouseClusterLayout(o: {
   };
 }
 
+/**
+ * One server of each shard (the first replica), as migrations want them for an ALTER of a sharded
+ * table (STINT_CLICKHOUSE_SHARD_URLS, infra/src/clickhouse/migrate.ts).
+ */
+export function shardUrls(layout: ClickHouseClusterLayout): string[] {
+  return layout.nodes.filter((n) => n.replica === 1).map((n) => `http://127.0.0.1:${n.http}`);
+}
+
 /** The cluster part of one server's config.xml (inside `<yandex>`). */
 export function clusterConfigXml(layout: ClickHouseClusterLayout, node: ClickHouseNode): string {
   const shards = Array.from({ length: layout.shards }, (_, s) => {

@@ -36,6 +36,7 @@ export {
   clusterConfigXml,
   DEFAULT_CLUSTER_NAME,
   parseClusterShape,
+  shardUrls,
 } from './clickhouse-cluster-layout.ts';
 export { clusterLayout, clusterReplication, parseBrokerCount } from './kafka-layout.ts';
 export { serviceNodeFlags } from './node-flags.ts';

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { type ClickHouseClient, createClickHouse, createMigrationClient } from '../clickhouse/client.ts';
 import { dropDatabase, migrate } from '../clickhouse/migrate.ts';
+import { recordedClickHouseCluster, shardUrls } from '../stack/index.ts';
 
 export interface TestDatabase {
   database: string;
@@ -38,7 +39,13 @@ export async function createTestDatabase(
   const cluster = options.cluster ?? process.env.STINT_CLICKHOUSE_CLUSTER ?? '';
   const admin = createMigrationClient();
   try {
-    await migrate({ client: admin, database, cluster });
+    const layout = cluster ? recordedClickHouseCluster() : null;
+    await migrate({
+      client: admin,
+      database,
+      cluster,
+      ...(layout?.name === cluster ? { shardUrls: shardUrls(layout) } : {}),
+    });
   } finally {
     await admin.close();
   }
