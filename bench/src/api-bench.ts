@@ -23,7 +23,7 @@ import {
   queryRows,
 } from '@stint/infra/clickhouse';
 import { addSite, createToken } from '@stint/infra/registry';
-import { recordedClickHouseCluster } from '@stint/infra/stack';
+import { recordedClickHouseCluster, shardUrls } from '@stint/infra/stack';
 import { generateBenchData } from './bench-data.ts';
 import { type Figure, percentile, round, writeResult } from './results.ts';
 
@@ -44,6 +44,8 @@ const say = (m: string) => process.stderr.write(`bench/api: ${m}\n`);
 const cluster = process.env.STINT_CLICKHOUSE_CLUSTER ?? '';
 const admin = createMigrationClient({ requestTimeoutMs: 600_000 });
 if (cluster) say(`cluster mode: ${cluster}`);
+const layout = cluster ? recordedClickHouseCluster() : null;
+const shards = layout?.name === cluster ? { shardUrls: shardUrls(layout) } : {};
 const wanted = Number(values.events);
 // What --reuse finds: the events kept from an earlier run (none when the database is not there).
 const kept = await queryRows<{ c: string }>(
@@ -57,7 +59,7 @@ const have =
 if (!values.reuse || have !== wanted) {
   say(`generating ${wanted.toLocaleString()} events…`);
   await dropDatabase(admin, database, cluster);
-  await migrate({ client: admin, database, cluster });
+  await migrate({ client: admin, database, cluster, ...shards });
   const t = Date.now();
   await generateBenchData(admin, {
     database,
@@ -71,7 +73,7 @@ if (!values.reuse || have !== wanted) {
 } else {
   // Data kept from an older version gets the newer migrations (and their backfills) first, then is
   // merged like freshly generated data (a backfill leaves the rollups in several parts).
-  await migrate({ client: admin, database, cluster, log: say });
+  await migrate({ client: admin, database, cluster, ...shards, log: say });
   say('merging parts…');
   await mergeAll();
 }
@@ -93,7 +95,6 @@ async function mergeAll(): Promise<void> {
     for (const t of tables) await exec(admin, `OPTIMIZE TABLE ${database}.${t} FINAL`);
     return;
   }
-  const layout = recordedClickHouseCluster();
   if (!layout)
     throw new Error('cluster mode: the merges need the local cluster (stint stack up --clickhouse-cluster)');
   for (const node of layout.nodes.filter((n) => n.replica === 1)) {

@@ -13,6 +13,7 @@ import {
   createClickHouse,
   createMigrationClient,
   dropDatabase,
+  exec,
   insertRows,
   MIGRATIONS_DIR,
   migrate,
@@ -133,15 +134,46 @@ describe('a migration that alters a sharded table of an existing cluster databas
     );
     const shard1 = layout.nodes.filter((n) => n.shard === 1).map((n) => `http://127.0.0.1:${n.http}`);
     await expect(migrate({ client, database, cluster, dir, shardUrls: shard1 })).rejects.toThrow(
-      /one server of each of the 2 shards .*set STINT_CLICKHOUSE_SHARD_URLS .*nothing was altered/,
+      new RegExp(
+        `one server of each of its ${layout.shards} shards .*set STINT_CLICKHOUSE_SHARD_URLS .*nothing was altered`,
+      ),
     );
     for (const s of servers) {
       expect(await columnsOf(s.client, 'visitor_tombstones_local')).not.toContain('flag DEFAULT');
     }
-    const recorded = await queryRows<{ name: string }>(
+    expect(await recorded('012%')).toEqual([]);
+  });
+
+  it('a run that stopped half-way goes on: a shard that has the added column is skipped', async () => {
+    // As if an earlier run had altered shard 1 and then stopped.
+    const first = servers[0]?.client ?? client;
+    await exec(first, 'ALTER TABLE visitor_tombstones_local ADD COLUMN flag UInt8 DEFAULT 0');
+    const said: string[] = [];
+    const res = await migrate({
       client,
-      `SELECT name FROM ${database}.schema_migrations WHERE name LIKE '012%'`,
-    );
-    expect(recorded).toEqual([]);
+      database,
+      cluster,
+      dir,
+      shardUrls: shardUrls(layout),
+      log: (m) => said.push(m),
+    });
+    expect(res.applied).toEqual(['012_test_tombstone_flag.sql']);
+    expect(said.filter((m) => / has flag already$/.test(m))).toHaveLength(1);
+    expect(said.filter((m) => m.startsWith('altering'))).toHaveLength(layout.shards - 1);
+    for (const s of servers) {
+      await waitFor(
+        async () => (await columnsOf(s.client, 'visitor_tombstones_local')).includes('flag DEFAULT'),
+        { timeoutMs: 30_000, message: `${s.name}: flag on the local table` },
+      );
+      expect(await columnsOf(s.client, 'visitor_tombstones')).toContain('flag DEFAULT');
+    }
+    expect(await recorded('012%')).toHaveLength(1);
   });
 });
+
+async function recorded(like: string) {
+  return queryRows<{ name: string }>(
+    client,
+    `SELECT name FROM ${database}.schema_migrations WHERE name LIKE '${like}'`,
+  );
+}

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
+  addedColumns,
+  alterClauses,
   ClusterDdlError,
+  changesColumns,
   clusterStatements,
   distributedDdl,
   foldShardedAlters,
   redistributeDdl,
+  shardUrlCandidates,
 } from '../src/clickhouse/cluster-ddl.ts';
 import { readMigrations } from '../src/clickhouse/migrations.ts';
 import {
@@ -63,7 +67,15 @@ describe('cluster mode DDL', () => {
 
   it("a data table's ALTER runs on one server per shard (not ON CLUSTER), then its Distributed table is rebuilt", () => {
     expect(texts('ALTER TABLE `db`.sessions_raw\n    MODIFY COLUMN x UInt16')).toEqual([
-      { shardAlter: { db: '`db`', name: 'sessions_raw', body: 'MODIFY COLUMN x UInt16', cluster: 'c1' } },
+      {
+        shardAlter: {
+          db: '`db`',
+          database: 'db',
+          name: 'sessions_raw',
+          body: 'MODIFY COLUMN x UInt16',
+          cluster: 'c1',
+        },
+      },
     ]);
     expect(
       redistributeDdl({ db: '`db`', name: 'events_raw', cluster: 'c1' }, [
@@ -76,8 +88,8 @@ describe('cluster mode DDL', () => {
   });
 
   it('refuses what it cannot run safely or does not know', () => {
-    expect(() => texts('DROP TABLE IF EXISTS `db`.events_raw')).toThrow(ClusterDdlError);
     expect(() => texts('DROP TABLE IF EXISTS `db`.events_raw')).toThrow(/does not drop data table/);
+    expect(() => texts('RENAME TABLE `db`.a TO `db`.b')).toThrow(ClusterDdlError);
     expect(() => texts('RENAME TABLE `db`.a TO `db`.b')).toThrow(/does not know/);
     expect(() => texts('CREATE MATERIALIZED VIEW IF NOT EXISTS `db`.mv ENGINE = Memory AS SELECT 1')).toThrow(
       /TO/,
@@ -107,6 +119,13 @@ describe('cluster mode DDL', () => {
   });
 
   it('leaves an ALTER of a table not created in the same run, or one that is not only ADD COLUMNs', () => {
+    const index = 'ALTER TABLE `db`.events_raw ADD COLUMN c UInt8, ADD INDEX i c TYPE minmax GRANULARITY 1';
+    const created =
+      'CREATE TABLE IF NOT EXISTS `db`.events_raw\n(\n    a String\n)\nENGINE = MergeTree\nORDER BY a';
+    expect(foldShardedAlters([{ name: '001', statements: [created, index] }])[0]?.statements).toEqual([
+      created,
+      index,
+    ]);
     const alter = 'ALTER TABLE `db`.events_raw ADD COLUMN c UInt8';
     expect(foldShardedAlters([{ name: '009', statements: [alter] }])).toEqual([
       { name: '009', statements: [alter] },
@@ -117,6 +136,31 @@ describe('cluster mode DDL', () => {
     expect(foldShardedAlters([{ name: '001', statements: [create, modify] }])).toEqual([
       { name: '001', statements: [create, modify] },
     ]);
+  });
+
+  it('reads ALTER bodies clause by clause: what they add, whether they change columns', () => {
+    const body = "ADD COLUMN a Array(Tuple(String, UInt8)) DEFAULT [('x,y', 1)], ADD COLUMN b UInt8 AFTER a";
+    expect(alterClauses(body)).toEqual([
+      "ADD COLUMN a Array(Tuple(String, UInt8)) DEFAULT [('x,y', 1)]",
+      'ADD COLUMN b UInt8 AFTER a',
+    ]);
+    expect(addedColumns(body)).toEqual(['a', 'b']);
+    expect(addedColumns('ADD COLUMN a UInt8, ADD INDEX i a TYPE minmax GRANULARITY 1')).toBeNull();
+    expect(addedColumns('MODIFY COLUMN a UInt16')).toBeNull();
+    expect(changesColumns('MODIFY COLUMN a UInt16')).toBe(true);
+    expect(changesColumns('DROP COLUMN a')).toBe(true);
+    expect(changesColumns("DELETE WHERE site_id = 'a, b'")).toBe(false);
+    expect(changesColumns('DROP PARTITION 202601')).toBe(false);
+  });
+
+  it('finds one server per shard: given, else STINT_CLICKHOUSE_SHARD_URLS, else the cluster hosts at CLICKHOUSE_URL', () => {
+    const base = { hosts: ['ch1', 'ch3'], clickhouseUrl: 'http://u:p@ch0:8123/' };
+    expect(shardUrlCandidates({ ...base, given: ['http://a:1'], env: 'http://b:2' })).toEqual(['http://a:1']);
+    expect(shardUrlCandidates({ ...base, env: ' http://b:2, http://c:3 ,' })).toEqual([
+      'http://b:2',
+      'http://c:3',
+    ]);
+    expect(shardUrlCandidates({ ...base, env: '' })).toEqual(['http://u:p@ch1:8123', 'http://u:p@ch3:8123']);
   });
 
   it('rewrites every migration of the repository', () => {

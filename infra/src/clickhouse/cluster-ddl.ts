@@ -82,7 +82,8 @@ export interface DistributedTable {
  * (redistributeDdl).
  */
 export interface ShardAlter {
-  shardAlter: { db: string; name: string; body: string; cluster: string };
+  /** `db` as written (backquoted), `database` its name. */
+  shardAlter: { db: string; database: string; name: string; body: string; cluster: string };
 }
 
 export type ClusterStatement = string | DistributedTable | ShardAlter;
@@ -177,7 +178,7 @@ export function clusterStatements(statement: string, o: ClusterDdlOptions): Clus
     const [, db = '', name = '', body = ''] = m;
     if (!(name in SHARDED_TABLES)) return [s];
     // Not ON CLUSTER: replicated tables' ALTERs are unsafe there (foldShardedAlters).
-    return [{ shardAlter: { db, name, body: body.trim(), cluster: o.cluster } }];
+    return [{ shardAlter: { db, database: unquote(db), name, body: body.trim(), cluster: o.cluster } }];
   }
   m = new RegExp(`^DROP\\s+TABLE\\s+IF\\s+EXISTS\\s+${QUALIFIED}\\s*$`, 'i').exec(s);
   if (m) {
@@ -231,7 +232,7 @@ export function foldShardedAlters(pending: readonly PendingMigration[]): Pending
       const at = creates.get(table);
       const target = at ? out[at.m] : undefined;
       const createText = at ? target?.statements[at.s] : undefined;
-      if (!at || !target || !createText || !onlyAddColumns(a[3] ?? '')) return;
+      if (!at || !target || !createText || addedColumns(a[3] ?? '') === null) return;
       target.statements[at.s] = addColumns(createText, a[3] ?? '', m.name);
       m.statements[si] = null;
     });
@@ -239,14 +240,64 @@ export function foldShardedAlters(pending: readonly PendingMigration[]): Pending
   return out.map((m) => ({ name: m.name, statements: m.statements.filter((x): x is string => x !== null) }));
 }
 
-/** An ALTER body of ADD COLUMNs alone (any other clause keyword, even inside an expression, says no). */
-function onlyAddColumns(body: string): boolean {
-  return (
-    /^\s*ADD\s+COLUMN\s/i.test(body) &&
-    !/\b(MODIFY|DROP|CLEAR|COMMENT|DELETE|UPDATE|ATTACH|DETACH|FREEZE|FETCH|REPLACE|MOVE|RENAME)\b/i.test(
-      body,
-    )
-  );
+/** The clauses of an ALTER body: split at the commas outside parentheses and quotes. */
+export function alterClauses(body: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quote = '';
+  let start = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = '';
+    } else if (c === "'" || c === '"' || c === '`') quote = c;
+    else if (c === '(' || c === '[') depth++;
+    else if (c === ')' || c === ']') depth--;
+    else if (c === ',' && depth === 0) {
+      out.push(body.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(body.slice(start).trim());
+  return out.filter((c) => c.length > 0);
+}
+
+const ADD_COLUMN = /^ADD\s+COLUMN\s+([A-Za-z_][A-Za-z0-9_]*)\s/i;
+
+/** The columns an ALTER body adds, when it is made of ADD COLUMNs alone; else null. */
+export function addedColumns(body: string): string[] | null {
+  const names = alterClauses(body).map((c) => ADD_COLUMN.exec(`${c} `)?.[1]);
+  return names.length > 0 && names.every((n) => n !== undefined) ? (names as string[]) : null;
+}
+
+/** Whether an ALTER body changes the table's columns (so its Distributed table must follow). */
+export function changesColumns(body: string): boolean {
+  return alterClauses(body).some((c) => /^(ADD|DROP|MODIFY)\s+COLUMN\s/i.test(c));
+}
+
+/**
+ * Where an ALTER of a sharded table runs: the servers given (MigrateOptions.shardUrls), else
+ * STINT_CLICKHOUSE_SHARD_URLS (comma-separated), else the first replica of each shard in
+ * `system.clusters` at the port and credentials of CLICKHOUSE_URL.
+ */
+export function shardUrlCandidates(o: {
+  given?: readonly string[] | undefined;
+  env?: string | undefined;
+  hosts: readonly string[];
+  clickhouseUrl: string;
+}): string[] {
+  if (o.given?.length) return [...o.given];
+  const fromEnv = (o.env ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u.length > 0);
+  if (fromEnv.length > 0) return fromEnv;
+  return o.hosts.map((host) => {
+    const u = new URL(o.clickhouseUrl);
+    u.hostname = host;
+    return u.toString().replace(/\/$/, '');
+  });
 }
 
 function addColumns(create: string, alterBody: string, migration: string): string {
@@ -260,8 +311,8 @@ function addColumns(create: string, alterBody: string, migration: string): strin
     .map((l) => l.trim().replace(/,$/, ''))
     .filter((l) => l.length > 0)
     .map((text) => ({ name: text.split(/\s+/)[0] ?? '', text }));
-  for (const clause of alterBody.split(/\bADD\s+COLUMN\s+/i).slice(1)) {
-    const def = clause.trim().replace(/,$/, '').trim();
+  for (const clause of alterClauses(alterBody)) {
+    const def = clause.replace(/^ADD\s+COLUMN\s+/i, '').trim();
     const after = /\s+AFTER\s+([A-Za-z_][A-Za-z0-9_]*)$/i.exec(def);
     const text = after ? def.slice(0, after.index).trim() : def;
     const column = { name: text.split(/\s+/)[0] ?? '', text };

@@ -1,16 +1,15 @@
 import type { ClickHouseClient } from './client.ts';
-import { clickhouseUrl, createMigrationClient, exec, queryRows } from './client.ts';
+import { exec, queryRows } from './client.ts';
 import {
   type ColumnDescription,
   clusterStatements,
   distributedDdl,
   foldShardedAlters,
   LOCAL_SUFFIX,
-  redistributeDdl,
-  type ShardAlter,
 } from './cluster-ddl.ts';
 import { type Migration, readMigrations } from './migrations.ts';
 import { ident, raw, sql } from './quote.ts';
+import { alterOnShards } from './shard-alter.ts';
 
 export class MigrationError extends Error {}
 
@@ -29,7 +28,7 @@ export interface MigrateOptions {
    * Cluster mode: one server of each shard (`http://user:password@host:port`), where an ALTER of a
    * sharded table runs. Default STINT_CLICKHOUSE_SHARD_URLS (comma-separated), else the first replica
    * of each shard in `system.clusters` at CLICKHOUSE_URL's port and credentials. Checked against the
-   * servers' `{shard}` macros before anything is altered.
+   * table's ZooKeeper paths before anything is altered (shard-alter.ts).
    */
   shardUrls?: readonly string[];
 }
@@ -109,97 +108,6 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
     result.applied.push(m.name);
   }
   return result;
-}
-
-/**
- * ShardAlter (cluster-ddl.ts): the ALTER on `<name>_local` on one server of each shard (its replicas
- * get it through ZooKeeper; ClickHouse waits for them), then the Distributed table rebuilt from the
- * new columns. The servers are checked first: one per shard, each shard once, or nothing is altered.
- */
-async function alterOnShards(
-  client: ClickHouseClient,
-  a: ShardAlter['shardAlter'],
-  given: readonly string[] | undefined,
-  log: (m: string) => void,
-): Promise<void> {
-  const servers = await shardServers(client, a.cluster, given);
-  const local = `${a.db}.${a.name}${LOCAL_SUFFIX}`;
-  try {
-    for (const s of servers) {
-      log(`altering ${local} on shard ${s.shard} (${s.where})`);
-      await exec(s.client, `ALTER TABLE ${local} ${a.body}`);
-    }
-    const first = servers[0]?.client ?? client;
-    const columns = await queryRows<ColumnDescription>(first, `DESCRIBE TABLE ${local}`);
-    for (const statement of redistributeDdl({ db: a.db, name: a.name, cluster: a.cluster }, columns)) {
-      await exec(client, statement);
-    }
-  } finally {
-    await Promise.all(servers.map((s) => s.client.close()));
-  }
-}
-
-interface ShardServer {
-  shard: string;
-  where: string;
-  client: ClickHouseClient;
-}
-
-/** One client per shard of the cluster, from `given`, STINT_CLICKHOUSE_SHARD_URLS or system.clusters. */
-async function shardServers(
-  client: ClickHouseClient,
-  cluster: string,
-  given: readonly string[] | undefined,
-): Promise<ShardServer[]> {
-  const hosts = await queryRows<{ shard_num: number; host_name: string }>(
-    client,
-    sql`SELECT shard_num, host_name FROM system.clusters WHERE cluster = ${cluster} AND replica_num = 1 ORDER BY shard_num`,
-  );
-  const fromEnv = process.env.STINT_CLICKHOUSE_SHARD_URLS?.split(',')
-    .map((u) => u.trim())
-    .filter((u) => u.length > 0);
-  const urls =
-    given ??
-    (fromEnv?.length
-      ? fromEnv
-      : hosts.map((h) => {
-          const u = new URL(clickhouseUrl());
-          u.hostname = h.host_name;
-          return u.toString();
-        }));
-  const servers: ShardServer[] = [];
-  const close = () => Promise.all(servers.map((s) => s.client.close()));
-  try {
-    for (const url of urls) {
-      const u = new URL(url);
-      const where = `${u.hostname}:${u.port}`;
-      const c = createMigrationClient({ url });
-      servers.push({ shard: '', where, client: c });
-      const macro = await queryRows<{ s: string }>(
-        c,
-        `SELECT substitution AS s FROM system.macros WHERE macro = 'shard'`,
-      );
-      const last = servers[servers.length - 1];
-      if (last) last.shard = macro[0]?.s ?? '';
-    }
-  } catch (err) {
-    await close();
-    throw new MigrationError(
-      `cannot reach a server of each shard to alter a sharded table (${(err as Error).message.split('\n')[0]}): set STINT_CLICKHOUSE_SHARD_URLS to one server of each shard, comma-separated`,
-    );
-  }
-  const shards = new Set(servers.map((s) => s.shard));
-  if (servers.length !== hosts.length || shards.size !== hosts.length || shards.has('')) {
-    await close();
-    throw new MigrationError(
-      `an ALTER of a sharded table runs on one server of each of the ${hosts.length} shards of ${cluster}, but ${servers
-        .map((s) => `${s.where} is shard ${JSON.stringify(s.shard)}`)
-        .join(
-          ', ',
-        )}: set STINT_CLICKHOUSE_SHARD_URLS to one server of each shard, comma-separated (nothing was altered)`,
-    );
-  }
-  return servers;
 }
 
 /** The cluster must be one the server knows, and the server must reach ZooKeeper. */

@@ -39,7 +39,9 @@ export async function createTestDatabase(
   const cluster = options.cluster ?? process.env.STINT_CLICKHOUSE_CLUSTER ?? '';
   const admin = createMigrationClient();
   try {
-    const layout = cluster ? recordedClickHouseCluster() : null;
+    // The local cluster's shards, unless the servers are others (as in infra/src/cli/stack.ts).
+    const external = process.env.CLICKHOUSE_URL || process.env.STINT_CLICKHOUSE_SHARD_URLS;
+    const layout = cluster && !external ? recordedClickHouseCluster() : null;
     await migrate({
       client: admin,
       database,
