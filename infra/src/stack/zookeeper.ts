@@ -31,16 +31,21 @@ export function zookeeperVersion(): string {
   return /<zookeeper\.version>([^<]+)</.exec(readFileSync(POM, 'utf8'))?.[1] ?? 'unknown';
 }
 
-/** ZooKeeper's own health word: `ruok` answered by `imok` (allowed by 4lw.commands.whitelist). */
+/**
+ * ZooKeeper serves clients: its `srvr` word (allowed by 4lw.commands.whitelist) names its `Mode:`.
+ * Not `ruok`: that answers `imok` as soon as the process runs, also while it is still loading its
+ * data and refusing sessions ("ZooKeeperServer not running"), and a ClickHouse server that starts
+ * then cannot load its replicated tables and exits.
+ */
 export function zookeeperOk(port = ZOOKEEPER_PORT, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     let answer = '';
-    const socket = createConnection({ port, host }, () => socket.write('ruok'));
+    const socket = createConnection({ port, host }, () => socket.write('srvr'));
     socket.setTimeout(2000, () => socket.destroy());
     socket.on('data', (d) => {
       answer += d.toString();
     });
-    socket.on('close', () => resolve(answer === 'imok'));
+    socket.on('close', () => resolve(/^Mode: /m.test(answer)));
     socket.on('error', () => resolve(false));
   });
 }
@@ -84,7 +89,7 @@ export async function zookeeperStatus(port = ZOOKEEPER_PORT) {
   return { running: pid !== null, pid, port, ready: pid !== null && (await zookeeperOk(port)) };
 }
 
-/** Idempotent: starts ZooKeeper when it is not running and waits until it answers `imok`. */
+/** Idempotent: starts ZooKeeper when it is not running and waits until it serves (zookeeperOk). */
 export async function zookeeperUp(
   log: (m: string) => void,
   port = ZOOKEEPER_PORT,
