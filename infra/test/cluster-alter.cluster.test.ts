@@ -22,8 +22,9 @@ import {
 import { recordedClickHouseCluster, shardUrls } from '../src/stack/index.ts';
 import { waitFor } from '../src/testing/index.ts';
 
-const layout = recordedClickHouseCluster();
-if (!layout) throw new Error('no local ClickHouse cluster: `npm run test:cluster` starts it');
+const recordedLayout = recordedClickHouseCluster();
+if (!recordedLayout) throw new Error('no local ClickHouse cluster: `npm run test:cluster` starts it');
+const layout = recordedLayout;
 const cluster = layout.name;
 const database = `stint_test_cluster_alter_${Date.now().toString(36)}`;
 const dir = mkdtempSync(join(tmpdir(), 'stint-migrations-'));
@@ -58,15 +59,7 @@ describe('a migration that alters a sharded table of an existing cluster databas
       join(dir, '011_test_tombstone_note.sql'),
       "ALTER TABLE {db}.visitor_tombstones\n    ADD COLUMN note String DEFAULT 'none',\n    ADD COLUMN note_length UInt64 MATERIALIZED length(note);\n",
     );
-    const said: string[] = [];
-    const res = await migrate({
-      client,
-      database,
-      cluster,
-      dir,
-      shardUrls: shardUrls(layout),
-      log: (m) => said.push(m),
-    });
+    const { said, res } = await migrateLogged();
     expect(res.applied).toEqual(['011_test_tombstone_note.sql']);
     expect(said.filter((m) => m.startsWith('altering'))).toHaveLength(layout.shards);
 
@@ -148,15 +141,7 @@ describe('a migration that alters a sharded table of an existing cluster databas
     // As if an earlier run had altered shard 1 and then stopped.
     const first = servers[0]?.client ?? client;
     await exec(first, 'ALTER TABLE visitor_tombstones_local ADD COLUMN flag UInt8 DEFAULT 0');
-    const said: string[] = [];
-    const res = await migrate({
-      client,
-      database,
-      cluster,
-      dir,
-      shardUrls: shardUrls(layout),
-      log: (m) => said.push(m),
-    });
+    const { said, res } = await migrateLogged();
     expect(res.applied).toEqual(['012_test_tombstone_flag.sql']);
     expect(said.filter((m) => / has flag already$/.test(m))).toHaveLength(1);
     expect(said.filter((m) => m.startsWith('altering'))).toHaveLength(layout.shards - 1);
@@ -170,6 +155,20 @@ describe('a migration that alters a sharded table of an existing cluster databas
     expect(await recorded('012%')).toHaveLength(1);
   });
 });
+
+/** Migrates with the local cluster's shard servers, keeping what the runner said. */
+async function migrateLogged() {
+  const said: string[] = [];
+  const res = await migrate({
+    client,
+    database,
+    cluster,
+    dir,
+    shardUrls: shardUrls(layout),
+    log: (m) => said.push(m),
+  });
+  return { said, res };
+}
 
 async function recorded(like: string) {
   return queryRows<{ name: string }>(

@@ -190,16 +190,19 @@ describe('cluster mode DDL', () => {
   });
 });
 
+const twoByTwo = () =>
+  clickhouseClusterLayout({
+    shards: 2,
+    replicas: 2,
+    httpPort: 18123,
+    tcpPort: 19000,
+    zookeeperPort: 12181,
+    dir: '/d',
+  });
+
 describe('the local ClickHouse cluster layout', () => {
   it('names one server of each shard for the ALTERs of sharded tables', () => {
-    const layout = clickhouseClusterLayout({
-      shards: 2,
-      replicas: 2,
-      httpPort: 18123,
-      tcpPort: 19000,
-      zookeeperPort: 12181,
-      dir: '/d',
-    });
+    const layout = twoByTwo();
     expect(shardUrls(layout)).toEqual(['http://127.0.0.1:18123', 'http://127.0.0.1:18143']);
   });
 
@@ -211,14 +214,7 @@ describe('the local ClickHouse cluster layout', () => {
   });
 
   it('gives each server its ports, macros and the whole cluster', () => {
-    const layout = clickhouseClusterLayout({
-      shards: 2,
-      replicas: 2,
-      httpPort: 18123,
-      tcpPort: 19000,
-      zookeeperPort: 12181,
-      dir: '/d',
-    });
+    const layout = twoByTwo();
     expect(layout.nodes.map((n) => [n.name, n.http, n.tcp, n.interserver])).toEqual([
       ['s1r1', 18123, 19000, 19009],
       ['s1r2', 18133, 19010, 19019],
