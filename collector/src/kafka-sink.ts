@@ -25,6 +25,7 @@
  * more CPU per event; 3 lanes for 6 partitions did best (6 lanes was worst in every round).
  */
 import { type Kafka, Partitioners, type Producer } from 'kafkajs';
+import { unacknowledgedPartitions } from './kafka-acks.ts';
 import { type KafkaFailure, kafkaFailure } from './kafka-errors.ts';
 
 export interface SinkMessage {
@@ -306,7 +307,15 @@ export function createKafkaSink(options: KafkaSinkOptions): EventSink {
       });
       const attempt = async () => {
         const p = await this.connect();
-        await p.send({ topic, acks: -1, timeout: sendTimeoutMs, messages: batch.flatMap((e) => e.messages) });
+        const messages = batch.flatMap((e) => e.messages);
+        const answers = await p.send({ topic, acks: -1, timeout: sendTimeoutMs, messages });
+        // kafkajs can resolve a send that skipped a partition whose leader moved (kafka-acks.ts).
+        const missing = unacknowledgedPartitions(topic, messages, answers);
+        if (missing.length > 0) {
+          throw new SinkUnavailableError(
+            `no acknowledgement for partition${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (leader change during the send)`,
+          );
+        }
       };
       try {
         // The deadline covers connecting too: kafkajs retries a refused connection for many seconds.

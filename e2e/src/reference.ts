@@ -132,9 +132,12 @@ export async function compareWithLedger(
     ids.push(e.event_id);
     idsBySession.set(e.session_id, ids);
   }
-  let missing = 0;
-  for (const id of ledger.keys()) if (!seen.has(id)) missing++;
-  if (missing > 0) problems.push(`${missing} acknowledged events are missing from the events view`);
+  const missing = [...ledger.keys()].filter((id) => !seen.has(id));
+  if (missing.length > 0) {
+    problems.push(
+      `${missing.length} acknowledged events are missing from the events view (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''})`,
+    );
+  }
 
   // Sessions: matched by the exact set of their events.
   const stored = new Map<string, StoredSession>();
