@@ -121,6 +121,32 @@ async function finalCounts(p: Pipeline, ids: string[]): Promise<Map<string, numb
   return new Map(rows.map((r) => [r.event_id, Number(r.n)]));
 }
 
+/**
+ * Waits until every partition of the test topic has all three brokers in its ISR: a broker just
+ * started again must have caught up before the next fault, or the survivors of that fault may not
+ * be eligible leaders (the partitions go offline instead of refusing with NOT_ENOUGH_REPLICAS).
+ */
+async function fullIsr(p: Pipeline): Promise<void> {
+  const admin = createKafka({ clientId: 'stint-e2e-isr', brokers: p.kafkaBrokers.split(',') }).admin();
+  await admin.connect();
+  try {
+    let last = '';
+    await waitFor(
+      async () => {
+        const meta = await admin.fetchTopicMetadata({ topics: [p.topic] });
+        const parts = meta.topics[0]?.partitions ?? [];
+        last = parts.map((x) => `${x.partitionId}:[${x.isr.join(',')}]`).join(' ');
+        return parts.length > 0 && parts.every((x) => x.isr.length === BROKERS.length);
+      },
+      { timeoutMs: 90_000, intervalMs: 1000, message: 'every partition back to a full ISR' },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; ISRs ${last}`);
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** The broker leading the most partitions of the test topic. */
 async function busiestLeader(p: Pipeline): Promise<number> {
   const admin = createKafka({ clientId: 'stint-e2e-leaders', brokers: p.kafkaBrokers.split(',') }).admin();
@@ -145,7 +171,9 @@ test('one broker SIGKILLed while events are posted: every acknowledged event sto
   const started = Date.now();
   const seed = Number(process.env.E2E_SEED) || Date.now() % 100_000;
   onTestFailed(() => console.error(`seed ${seed}\n${p.logs(40)}`));
-  const events = 900;
+  // Long enough to go on after the restart (kill after 200, 12 s down, then the broker's start-up).
+  const events = 1500;
+  await fullIsr(p);
   const victim = await busiestLeader(p);
   const { sender, answers } = recordedLoad(p, {
     seed,
@@ -215,6 +243,7 @@ test('two of three brokers down: posts refused with 503 and never stored; back u
   const seed = (Number(process.env.E2E_SEED) || Date.now() % 100_000) + 7;
   onTestFailed(() => console.error(`seed ${seed}\n${p.logs(40)}`));
   const [survivor, ...down] = BROKERS;
+  await fullIsr(p);
   for (const id of down) await kill(id);
   // Past the brokers' session timeout, so the controller has fenced them and shrunk the ISRs.
   await sleep(15_000);
