@@ -1,6 +1,7 @@
 /**
  * Bad input and faults of cluster mode end in a clear error: a cluster name the servers do not know,
- * ZooKeeper down when migrations run, and a ZooKeeper port that is taken at `stack up`.
+ * ZooKeeper down when migrations run (the library, `stint migrate` and `stint start` against an
+ * existing cluster), and a ZooKeeper port that is taken at `stack up`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -37,6 +38,42 @@ describe('cluster mode errors', () => {
     await expect(migrate({ client, database, cluster })).rejects.toThrow(
       /cluster mode needs ZooKeeper.*ZooKeeper/,
     );
+    // The same through the commands an operator runs against an existing cluster (CLICKHOUSE_URL set,
+    // so nothing local is started): `stint migrate` and `stint start` stop with the reason, exit 1,
+    // and `stint start` starts no service.
+    const home = mkdtempSync(join(tmpdir(), 'stint-cluster-zk-down-'));
+    const collectorPort = 28301;
+    const env = {
+      ...process.env,
+      STINT_HOME: home,
+      CLICKHOUSE_URL:
+        process.env.CLICKHOUSE_URL ?? `http://127.0.0.1:${recordedClickHouseCluster()?.nodes[0]?.http}`,
+      STINT_CLICKHOUSE_CLUSTER: cluster,
+      CLICKHOUSE_DATABASE: database,
+      KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:19092',
+      API_PORT: '28300',
+      COLLECTOR_PORT: String(collectorPort),
+      SESSIONIZER_PORT: '28302',
+    };
+    try {
+      for (const args of [['migrate'], ['start']]) {
+        const r = spawnSync(process.execPath, ['infra/bin/stint.js', ...args], {
+          cwd: REPO_ROOT,
+          env,
+          encoding: 'utf8',
+          timeout: 120_000,
+        });
+        expect(r.status, `stint ${args.join(' ')}: ${r.stderr}`).toBe(1);
+        expect(r.stderr).toMatch(/cluster mode needs ZooKeeper.*ZooKeeper/);
+      }
+      const listening = await fetch(`http://127.0.0.1:${collectorPort}/healthz`).then(
+        () => true,
+        () => false,
+      );
+      expect(listening).toBe(false);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
     await zookeeperUp(log);
     // The servers open new ZooKeeper sessions on their own (the old ones expired with it); within a
     // minute the same migration goes through.

@@ -147,7 +147,10 @@ async function fullIsr(p: Pipeline): Promise<void> {
   }
 }
 
-/** The broker leading the most partitions of the test topic. */
+/** kafkajs' ConfigResourceTypes.TOPIC (not importable by name from its CommonJS build under ESM). */
+const TOPIC_RESOURCE = 2;
+
+/** The broker leading the most partitions of the test topic (and its replication settings checked). */
 async function busiestLeader(p: Pipeline): Promise<number> {
   const admin = createKafka({ clientId: 'stint-e2e-leaders', brokers: p.kafkaBrokers.split(',') }).admin();
   await admin.connect();
@@ -158,6 +161,13 @@ async function busiestLeader(p: Pipeline): Promise<number> {
       leaders.set(part.leader, (leaders.get(part.leader) ?? 0) + 1);
       expect(part.replicas.length, `partition ${part.partitionId} replicas`).toBe(3);
     }
+    // The topic Stint made holds the settings of a 3-broker install: acks=all means two copies.
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: TOPIC_RESOURCE, name: p.topic, configNames: ['min.insync.replicas'] }],
+    });
+    const minInsync = resources[0]?.configEntries.find((e) => e.configName === 'min.insync.replicas');
+    expect(minInsync?.configValue, `${p.topic} min.insync.replicas`).toBe('2');
     const best = [...leaders].sort((a, b) => b[1] - a[1])[0];
     if (!best || !BROKERS.includes(best[0])) throw new Error(`no broker leads ${p.topic}: ${[...leaders]}`);
     return best[0];

@@ -31,6 +31,7 @@ import {
 import { parseBrokerCount } from './kafka-layout.ts';
 import { PORTS } from './paths.ts';
 
+export type { ClickHouseNode } from './clickhouse-cluster-layout.ts';
 export {
   clickhouseClusterLayout,
   clusterConfigXml,
