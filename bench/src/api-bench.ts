@@ -1,7 +1,7 @@
 /**
  * bench/api: every dashboard query's latency through the real api over HTTP on N million events
  * (default 10 M) in ClickHouse. `npx tsx bench/src/api-bench.ts [--events 10000000] [--runs 20]
- * [--cold-runs 10] [--only <name part>] [--reuse]`.
+ * [--cold-runs 10] [--only <name part>] [--reuse] [--name <result file>]`.
  * The data goes to the database `stint_bench_api` (kept between runs with --reuse).
  * Two figures per query: the api as configured (a repeated request of unchanged data is answered from
  * the api's result cache), and `uncached` (an api built without the cache: every request computes
@@ -9,7 +9,8 @@
  * as configured with open sessions of the current month rewritten before each request, the way the
  * sessionizer writes (`--live-runs 0` skips it).
  * On a ClickHouse cluster (STINT_CLICKHOUSE_CLUSTER, the local `stack up --clickhouse-cluster`) the
- * same data is migrated in cluster mode and the figures go to `bench/results/api-cluster.json`.
+ * same data is migrated in cluster mode and the figures go to `bench/results/api-cluster.json`. `--name`
+ * writes `bench/results/<name>.json` instead (a comparison run that must not replace the headline figures).
  */
 import { parseArgs } from 'node:util';
 import { buildApi } from '@stint/api/app';
@@ -35,6 +36,8 @@ const { values } = parseArgs({
     'cold-runs': { type: 'string', default: '10' },
     'live-runs': { type: 'string', default: '20' },
     only: { type: 'string' },
+    /** Result file under bench/results/ (default: api, or api-cluster on a cluster). */
+    name: { type: 'string' },
   },
 });
 const database = 'stint_bench_api';
@@ -269,7 +272,7 @@ if (coldFigures.length > 0) {
   });
 }
 figures.push(...coldFigures, ...liveFigures);
-writeResult(cluster ? 'api-cluster' : 'api', figures, {
+writeResult(values.name ?? (cluster ? 'api-cluster' : 'api'), figures, {
   events: wanted,
   ...(cluster ? { clickhouse_cluster: cluster } : {}),
   runs,

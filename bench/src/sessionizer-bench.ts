@@ -13,7 +13,8 @@
  * The machine is shared: every figure is printed with the load average at the time it was measured.
  * `--profile FILE.cpuprofile` writes a CPU profile of the sessionizer process of (b) (node's
  * --cpu-prof, start-up included); `--topic NAME` reuses a topic an earlier run produced (with the same
- * `--e2e-events`) instead of producing again.
+ * `--e2e-events`) instead of producing again. Figures go to bench/results/sessionizer.json
+ * (sessionizer-cluster.json when STINT_CLICKHOUSE_CLUSTER is set), or `--name <file>`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -51,6 +52,8 @@ const { values } = parseArgs({
     'e2e-events': { type: 'string', default: '1000000' },
     'e2e-runs': { type: 'string', default: '3' },
     seconds: { type: 'string', default: '20' },
+    /** Result file under bench/results/ (default: sessionizer, or sessionizer-cluster on a cluster). */
+    name: { type: 'string' },
     profile: { type: 'string' },
     /** Another sessionizer's main.ts (an older checkout), to compare before/after in the same minute. */
     sessionizer: { type: 'string' },
@@ -631,7 +634,7 @@ if (parts.has('freshness')) await benchFreshness();
 say(`load average (1 min) at each part: ${JSON.stringify(loads)}`);
 // On a ClickHouse cluster (STINT_CLICKHOUSE_CLUSTER) the figures go beside the single node's.
 const cluster = process.env.STINT_CLICKHOUSE_CLUSTER;
-writeResult(cluster ? 'sessionizer-cluster' : 'sessionizer', figures, {
+writeResult(values.name ?? (cluster ? 'sessionizer-cluster' : 'sessionizer'), figures, {
   ...extra,
   load1: loads,
   ...(cluster ? { clickhouse_cluster: cluster, kafka_brokers: process.env.KAFKA_BROKERS } : {}),
