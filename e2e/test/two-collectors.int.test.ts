@@ -130,3 +130,37 @@ test('COLLECTOR_PROCESSES=2: two workers on one port, same salts, /metrics aggre
   expect(ids).toHaveLength(1);
   expect(ids[0]?.visitor_id).toBe(visit[0]?.visitor_id);
 });
+
+test('COLLECTOR_PROCESSES=2: the per-IP rate limit holds for the install, not per worker', async () => {
+  onTestFailed(() => {
+    process.stderr.write(pipeline.logs(40));
+  });
+  const limit = 20;
+  const home = mkdtempSync(join(tmpdir(), 'stint-collector-limit-'));
+  const limited = await pipeline.addCollector({
+    COLLECTOR_PROCESSES: '2',
+    COLLECTOR_RATE_LIMIT_PER_MINUTE: String(limit),
+    STINT_HOME: home,
+    COLLECTOR_SALT_FILE: join(home, 'salts.json'),
+  });
+  await waitFor(
+    async () =>
+      metric((await fresh(`${limited.url}/metrics`, { method: 'GET' })).text, 'stint_collector_processes') ===
+      2,
+    { timeoutMs: 60_000, intervalMs: 300, message: 'both workers in /metrics' },
+  );
+  // One client (127.0.0.1) sends twice the limit within the minute, each request on a connection of
+  // its own so the workers take turns. Workers that each allowed the whole limit would accept all 40.
+  const answers: Record<number, number> = {};
+  for (let i = 0; i < 2 * limit; i++) {
+    const res = await fresh(`${limited.url}/api/event`, {
+      method: 'POST',
+      body: JSON.stringify({ site: SITE, name: 'pageview', url: `https://${SITE}/limit-${i}` }),
+    });
+    answers[res.status] = (answers[res.status] ?? 0) + 1;
+  }
+  expect(Object.keys(answers).sort()).toEqual(['202', '429']);
+  // Round-robin hands each worker 20 of the 40: each accepts its share of 10.
+  expect(answers[202]).toBe(limit);
+  expect(answers[429]).toBe(limit);
+});
