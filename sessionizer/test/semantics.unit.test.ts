@@ -818,6 +818,32 @@ describe('session properties', () => {
     expect(behind).toBeLessThan(events.length / 12);
   });
 
+  it('a copy of an old event sent again after the return, once the watermark has passed the old visit, is still a duplicate', () => {
+    // An import batch retried after its answer timed out: its copies arrive after the visitor is back
+    // and after the watermark has passed the old visit. Found by e2e/test/backfill.int.test.ts in CI.
+    const opts = { latenessMs: 2 * MIN, retentionMs: 10 * MIN, retentionMessages: 10 };
+    const original = [
+      ev('a1', T0),
+      ev('a2', T0 + MIN),
+      ev('b1', T0 + 41 * MIN + 30 * S),
+      ev('b2', T0 + 44 * MIN),
+      ev('b3', T0 + 46 * MIN),
+    ];
+    const copies = [ev('a1', T0), ev('a2', T0 + MIN)];
+    const withCopies = [...original, ...copies, ev('b4', T0 + 47 * MIN)];
+    const clean = runStateMachine([...original, ev('b4', T0 + 47 * MIN)], { ...opts, idleAt: T0 + 5 * H });
+    const dup = runStateMachine(withCopies, { ...opts, idleAt: T0 + 5 * H });
+    expect(dup.counters.duplicates).toBe(2);
+    expect(comparable(dup.sessions, dup.events)).toEqual(comparable(clean.sessions, clean.events));
+    // The copies made the cut impossible (a replay from b1 would take them for new events): kept.
+    expect(dup.counters.pruned).toBe(0);
+    const run = crashAndReplay(withCopies, opts, {
+      runs: [{ commitsAt: [7], crashAt: 7 }],
+      idleAt: T0 + 5 * H,
+    });
+    expect(comparable(run.sessions, run.events)).toEqual(comparable(clean.sessions, clean.events));
+  });
+
   it('a returning visitor is not pruned while a copy of an old event came after its return', () => {
     const opts = { latenessMs: 2 * MIN, retentionMs: 10 * MIN, retentionMessages: 0 };
     const events = [

@@ -445,7 +445,17 @@ export class PartitionState {
   private settle(st: VisitorState, version: number, updatedMs: number): void {
     const w = this.watermarkOf(st.site);
     const next = this.rewrite(st, version, updatedMs, w);
-    if (st.cutBefore !== null && w > st.cutDue) this.prune(st);
+    if (st.cutBefore !== null && w > st.cutDue) {
+      // The cut also waits `retentionMessages` after the return, as an eviction does: a copy of an
+      // old event sent again by a client that retried (an import batch whose answer timed out) comes
+      // after the return, and must still find the event it copies (`prune` then gives the cut up).
+      const due = st.cutOffset + this.config.retentionMessages;
+      if (this.lastOffset >= due) this.prune(st);
+      else if (due !== st.offsetDue) {
+        st.offsetDue = due;
+        this.offsetTimers.push(due, st);
+      }
+    }
     const gap = this.config.settingsFor(st.site).gapMs;
     if (w > st.maxTs + gap + this.config.retentionMs) {
       const due = st.maxOffset + this.config.retentionMessages;
